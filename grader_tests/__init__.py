@@ -1,0 +1,1 @@
+"""Grading kit and tests of the tests for the RNN forecasting course (instructors only)."""

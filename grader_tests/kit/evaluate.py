@@ -1,0 +1,108 @@
+"""Measure a student's model on the test period, in a fresh Python process.
+
+The notebook's kernel runs the student's code, which may redefine `mape`, patch library
+functions or plant an `eval_df`. So the grade is measured elsewhere: the model is saved as a
+``.keras`` file (its configuration and weights), and a new interpreter rebuilds it from standard
+Keras layers, loads the data itself, builds the test inputs itself, predicts and computes MAPE.
+
+Run as ``python -m grader_tests.kit.evaluate ASSIGNMENT MODEL.keras``; prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+VALID_START = "2014-09-01 00:00:00"
+TEST_START = "2014-11-01 00:00:00"
+COURSE_ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT_SECONDS = 180
+
+
+def evaluate_in_subprocess(assignment: str, model) -> dict:
+    """Save `model` and measure it in a new process; returns {"mape": ...} or {"error": ...}."""
+    import keras
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        try:
+            keras.saving.save_model(model, path)
+        except Exception as error:
+            return {"error": f"the model could not be saved for grading ({type(error).__name__}: {error}); "
+                             "build it from standard Keras layers"}
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0",
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(COURSE_ROOT), os.environ.get("PYTHONPATH")])))
+        try:
+            done = subprocess.run([sys.executable, "-m", "grader_tests.kit.evaluate", assignment, path],
+                                  capture_output=True, text=True, env=env, timeout=TIMEOUT_SECONDS,
+                                  cwd=str(COURSE_ROOT))
+        except subprocess.TimeoutExpired:
+            return {"error": f"measuring the model took longer than {TIMEOUT_SECONDS} s"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        return {"error": f"the grader could not measure the model: {tail[0]}"}
+    return json.loads(lines[-1])
+
+
+def build_test_inputs(spec, T: int):
+    """The test-period inputs and targets (scaled), built the way the tutorial builds them."""
+    from sklearn.preprocessing import MinMaxScaler
+
+    from rnn_course import TimeSeriesTensor, load_data
+
+    features = list(spec.features)
+    energy = load_data()
+    train = energy[energy.index < VALID_START][features]
+    x_scaler = MinMaxScaler().fit(train)
+    y_scaler = MinMaxScaler().fit(train[["load"]])
+    test = energy[energy.index >= TEST_START][features].copy()
+    test[features] = x_scaler.transform(test)
+    tensors = TimeSeriesTensor(test, "load", spec.horizon, {"X": (range(-T + 1, 1), features)})
+    X = tensors["X"]
+    if spec.flat_input:
+        X = X.reshape(len(X), T * len(features))
+    return X, tensors["target"], y_scaler
+
+
+def measure(assignment: str, model_path: str) -> dict:
+    import keras
+    import numpy as np
+
+    from .specs import SPECS
+
+    spec = SPECS[assignment]
+    try:
+        model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+    except Exception as error:
+        return {"error": "the model could not be rebuilt from standard Keras layers "
+                         f"({type(error).__name__}: {error})"}
+    shape = tuple(model.input_shape)
+    n_features = len(spec.features)
+    if spec.flat_input and len(shape) == 2 and shape[1] and shape[1] % n_features == 0:
+        T = shape[1] // n_features
+    elif not spec.flat_input and len(shape) == 3 and shape[1] and shape[2] == n_features:
+        T = shape[1]
+    else:
+        return {"error": f"the model takes inputs of shape {shape}; the quiz's inputs are shaped like "
+                         f"{spec.input_shape} (features: {', '.join(spec.features)})"}
+    X, target, y_scaler = build_test_inputs(spec, T)
+    predictions = np.asarray(model.predict(X, verbose=0, batch_size=256))
+    if predictions.ndim != 2 or predictions.shape[1] != spec.horizon:
+        return {"error": f"the model predicts an array of shape {predictions.shape}; a forecast of "
+                         f"{spec.horizon} hour(s) per sample, shape (samples, {spec.horizon}), is expected"}
+    predicted = y_scaler.inverse_transform(predictions.reshape(-1, 1)).ravel()
+    actual = y_scaler.inverse_transform(target.reshape(-1, 1)).ravel()
+    value = float(np.mean(np.abs(predicted - actual) / np.abs(actual)))
+    if not np.isfinite(value):
+        return {"error": "the model's predictions are not finite numbers (NaN or infinity)"}
+    return {"mape": value, "samples": int(len(X)), "T": int(T)}
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    print(json.dumps(measure(sys.argv[1], sys.argv[2])))
