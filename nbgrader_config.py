@@ -3,6 +3,10 @@
 import os
 import sys
 
+from nbgrader.preprocessors import (
+    ClearHiddenTests, ClearMarkScheme, ClearOutput, IncludeHeaderFooter, LockCells,
+)
+
 c = get_config()  # noqa: F821  (provided by nbgrader)
 
 COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -31,11 +35,5 @@ c.OverwriteCells.add_missing_cells = True
 # Solutions are the source notebooks without hidden tests, not executed (so they are
 # byte-for-byte reproducible from source/ and contain no machine-dependent output).
 c.GenerateSolution.preprocessors = [
-    "nbgrader.preprocessors.IncludeHeaderFooter",
-    "nbgrader.preprocessors.LockCells",
-    "nbgrader.preprocessors.ClearOutput",
-    "nbgrader.preprocessors.ClearMarkScheme",
-    "nbgrader.preprocessors.ClearHiddenTests",
+    IncludeHeaderFooter, LockCells, ClearOutput, ClearMarkScheme, ClearHiddenTests,
 ]
-
-c.Exchange.assignment_dir = COURSE_ROOT

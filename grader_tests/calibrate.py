@@ -1,0 +1,115 @@
+"""Measure the test MAPE distributions that the pass marks are chosen from.
+
+Runs each quiz's solution under many seeds, and each known mistake (grader_tests/submissions.py)
+under a few, exactly as a student's notebook runs: the released notebook with the answers filled
+in and the seed of its read-only set-up cell changed; the MAPE is measured by the kit's own
+evaluation (a fresh process, test inputs built by the grader). Results are appended to a JSON-lines
+file as they come; a rerun skips what is already there.
+
+    python -m grader_tests.calibrate --seeds 20 --correct-seeds 5 --mistake-seeds 3 --out grader_tests/calibration.jsonl
+    python -m grader_tests.calibrate --summary grader_tests/calibration.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from .classroom import ASSIGNMENTS, REPO
+from .kit.specs import SPECS
+from .submissions import Variant, build, variants
+
+SEED_CALL = "notebook.start(seed=42)"
+MEASURE = ('import json\nfrom grader_tests.kit.evaluate import evaluate_in_subprocess\n'
+           'print("CALIBRATION", json.dumps(evaluate_in_subprocess({assignment!r}, model)))')
+# Mistakes only the calibration can make (the cells they edit are read-only for students).
+UNSCALED = ("prepare_data", "train[['load', 'temp']] = X_scaler.fit_transform(train)", "X_scaler.fit(train)")
+
+
+def trainable_variants(assignment: str) -> list:
+    chosen = [v for v in variants(assignment) if v.problem is None and not v.blank and v.name != "endless_cell"]
+    if assignment != "weight_initialization":
+        chosen.append(Variant("unscaled_training_data", assignment, "training inputs not scaled", edits=(UNSCALED,)))
+    return chosen
+
+
+def run_once(variant: Variant, seed: int) -> dict:
+    notebook = nbformat.reads(build(variant).decode(), as_version=4)
+    setup = next(c for c in notebook.cells if SEED_CALL in c.source)
+    setup.source = setup.source.replace(SEED_CALL, f"notebook.start(seed={seed})")
+    notebook.cells.append(nbformat.v4.new_code_cell(MEASURE.format(assignment=variant.assignment)))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as folder:
+        NotebookClient(notebook, timeout=900, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": folder}}).execute()
+    seconds = time.monotonic() - started
+    measured = {"error": "no measurement printed"}
+    for output in notebook.cells[-1].get("outputs", []):
+        if output.get("output_type") == "stream" and "CALIBRATION" in output.get("text", ""):
+            measured = json.loads(output["text"].split("CALIBRATION", 1)[1])
+    return {"assignment": variant.assignment, "variant": variant.name, "seed": seed,
+            "seconds": round(seconds, 1), **measured}
+
+
+def calibrate(out: Path, seeds: int, correct_seeds: int, mistake_seeds: int, assignments) -> None:
+    done = set()
+    if out.exists():
+        done = {(r["assignment"], r["variant"], r["seed"]) for r in map(json.loads, out.read_text().splitlines())}
+    for assignment in assignments:
+        for variant in trainable_variants(assignment):
+            count = seeds if variant.name == "solution" else correct_seeds if variant.correct else mistake_seeds
+            for seed in range(count):
+                if (assignment, variant.name, seed) in done:
+                    continue
+                result = run_once(variant, seed)
+                print(json.dumps(result), flush=True)
+                with out.open("a") as handle:
+                    handle.write(json.dumps(result) + "\n")
+
+
+def summary(path: Path) -> str:
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    lines = ["| quiz | submission | runs | MAPE min | median | max | pass mark | passes |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for assignment in ASSIGNMENTS:
+        threshold = SPECS[assignment].mape_threshold
+        names = dict.fromkeys(r["variant"] for r in rows if r["assignment"] == assignment)
+        for name in names:
+            runs = [r for r in rows if r["assignment"] == assignment and r["variant"] == name]
+            values = [r["mape"] for r in runs if "mape" in r]
+            errors = len(runs) - len(values)
+            passes = sum(v < threshold for v in values)
+            cells = (f"{min(values):.2%} | {statistics.median(values):.2%} | {max(values):.2%}" if values
+                     else "- | - | -")
+            note = f" ({errors} not measurable)" if errors else ""
+            lines.append(f"| {assignment} | {name} | {len(runs)}{note} | {cells} | {threshold:.1%} | {passes}/{len(runs)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=REPO / "grader_tests" / "calibration.jsonl")
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--correct-seeds", type=int, default=5, help="seeds for other correct styles")
+    parser.add_argument("--mistake-seeds", type=int, default=3)
+    parser.add_argument("--assignment", action="append", choices=list(ASSIGNMENTS))
+    parser.add_argument("--summary", type=Path, help="print the table of a results file and stop")
+    args = parser.parse_args()
+    if args.summary:
+        print(summary(args.summary))
+        return
+    calibrate(args.out, args.seeds, args.correct_seeds, args.mistake_seeds, args.assignment or list(ASSIGNMENTS))
+    print(summary(args.out))
+
+
+if __name__ == "__main__":
+    main()

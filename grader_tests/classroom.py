@@ -1,0 +1,164 @@
+"""The instructor's nbgrader cycle, one step a function: release, submit, autograde, feedback, export.
+
+Each step runs the real `nbgrader` command of this virtual environment in a course folder (the
+repository, or a copy of it in the tests). A broken submission never stops the class: it is
+reported with a reason and the other students are graded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+ASSIGNMENTS = {
+    "weight_initialization": "Quiz_weight_initialization.ipynb",
+    "one_step_rnn_multivariate": "Quiz_one_step_RNN_multivariate.ipynb",
+    "encoder_decoder": "Quiz_multi_step_RNN_encoder_decoder.ipynb",
+}
+
+
+@dataclass
+class Outcome:
+    """What autograding one student's assignment gave."""
+
+    student: str
+    assignment: str
+    seconds: float = 0.0
+    score: float | None = None
+    max_score: float = 0.0
+    tests: dict = field(default_factory=dict)  # grade_id -> (score, max_score), autograded tests only
+    problem: str | None = None
+
+
+def run_nbgrader(root: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run `nbgrader ARGS` in the course folder `root`, with this environment's tools on PATH."""
+    env = dict(os.environ, PATH=os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]))
+    return subprocess.run([str(VENV_BIN / "nbgrader"), *args], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _must(done: subprocess.CompletedProcess, what: str) -> None:
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{done.stdout}\n{done.stderr}")
+
+
+def make_course_copy(dest: Path) -> Path:
+    """A fresh course folder with this repository's config, sources and grading kit."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "nbgrader_config.py", dest / "nbgrader_config.py")
+    shutil.copytree(REPO / "source", dest / "source", dirs_exist_ok=True)
+    if not (dest / "grader_tests").exists():
+        (dest / "grader_tests").symlink_to(REPO / "grader_tests")
+    return dest
+
+
+def release(root: Path, assignments=tuple(ASSIGNMENTS)) -> None:
+    """Generate the student version (release/) and the solution (solutions/) of each assignment."""
+    for assignment in assignments:
+        _must(run_nbgrader(root, "generate_assignment", assignment, "--force"), f"generate_assignment {assignment}")
+        _must(run_nbgrader(root, "generate_solution", assignment, "--force"), f"generate_solution {assignment}")
+
+
+def submit(root: Path, student: str, assignment: str, content: bytes | None) -> Path:
+    """Place one student's notebook in submitted/ (None: the student submitted no notebook)."""
+    folder = root / "submitted" / student / assignment
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / "timestamp.txt").write_text("2026-11-20 12:00:00 UTC")
+    path = folder / ASSIGNMENTS[assignment]
+    if content is not None:
+        path.write_bytes(content)
+    return path
+
+
+def submission_problem(root: Path, student: str, assignment: str) -> str | None:
+    """Why a submission cannot be autograded at all, or None when nbgrader can run it."""
+    folder = root / "submitted" / student / assignment
+    path = folder / ASSIGNMENTS[assignment]
+    if not path.exists():
+        found = sorted(p.name for p in folder.glob("*")) if folder.exists() else []
+        found = [name for name in found if name != "timestamp.txt"]
+        return f"notebook {path.name} is missing from the submission (found: {', '.join(found) or 'nothing'})"
+    try:
+        nbformat.validate(nbformat.read(path, as_version=4))
+    except Exception as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return f"{path.name} is not a valid notebook file ({first_line})"
+    return None
+
+
+def _failure_reason(log: str) -> str:
+    if "DeadKernelError" in log or "Kernel died" in log:
+        return "the kernel died while running the notebook (the code exits the process or exhausts memory)"
+    if "UnresponsiveKernel" in log:
+        return "the kernel stopped responding and could not be interrupted"
+    errors = [line for line in log.splitlines() if "[AutogradeApp | ERROR]" in line]
+    return errors[0].split("]", 1)[1].strip() if errors else "nbgrader autograde failed (see its log)"
+
+
+def autograde(root: Path, student: str, assignment: str, *extra: str) -> Outcome:
+    """Autograde one student's assignment; a failure is reported in `Outcome.problem`."""
+    outcome = Outcome(student, assignment)
+    started = time.monotonic()
+    outcome.problem = submission_problem(root, student, assignment)
+    if outcome.problem is None:
+        done = run_nbgrader(root, "autograde", assignment, "--student", student, "--force", *extra)
+        if done.returncode != 0:
+            outcome.problem = _failure_reason(done.stdout + done.stderr)
+    outcome.seconds = time.monotonic() - started
+    if outcome.problem is None:
+        _read_grades(root, outcome)
+    return outcome
+
+
+def _read_grades(root: Path, outcome: Outcome) -> None:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission(outcome.assignment, outcome.student)
+        outcome.score, outcome.max_score = submission.score, submission.max_score
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                if grade.cell_type == "code":
+                    outcome.tests[grade.name] = (grade.auto_score, grade.max_score)
+
+
+def generate_feedback(root: Path, student: str, assignment: str) -> Path:
+    _must(run_nbgrader(root, "generate_feedback", assignment, "--student", student, "--force"),
+          f"generate_feedback {assignment} for {student}")
+    return root / "feedback" / student / assignment / ASSIGNMENTS[assignment].replace(".ipynb", ".html")
+
+
+def export_grades(root: Path, csv_path: Path) -> Path:
+    _must(run_nbgrader(root, "export", "--to", str(csv_path)), "nbgrader export")
+    return csv_path
+
+
+def failure_messages(root: Path, student: str, assignment: str) -> dict:
+    """grade_id -> the error a failed test cell showed in the autograded notebook."""
+    path = root / "autograded" / student / assignment / ASSIGNMENTS[assignment]
+    messages = {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                text = "\n".join(output.get("traceback", [])) or f"{output['ename']}: {output['evalue']}"
+                messages[grade_id] = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    return messages
+
+
+def dump(outcomes) -> str:
+    return json.dumps([o.__dict__ for o in outcomes], indent=1)
