@@ -94,8 +94,9 @@ def _where_to_put(places, target) -> str:
             f"The archive is {ZIP_NAME} from {ARCHIVE_URL}")
 
 
-def download_archive(target: Path, places=(), url: str = ARCHIVE_URL, timeout: float = 60) -> Path:
+def download_archive(target: Path, places=(), url: str | None = None, timeout: float = 60) -> Path:
     """Download the competition archive into `target` and return its path."""
+    url = url or ARCHIVE_URL
     target.mkdir(parents=True, exist_ok=True)
     dest = target / ZIP_NAME
     print(f"Downloading GEFCom2014 data from {url} to {dest} ...")
