@@ -1,0 +1,174 @@
+"""The grading kit on hand-built models: right answers in any style pass, wrong ones fail with a
+message that says what was expected and what was found."""
+
+import numpy as np
+import pytest
+
+import rnn_course  # noqa: F401  (quiet TensorFlow before keras is imported)
+import keras
+import tensorflow as tf
+from keras.layers import GRU, LSTM, Dense, Flatten, RepeatVector, TimeDistributed
+from keras.models import Sequential
+
+from grader_tests.kit import CheckFailed, check
+from grader_tests.kit.checks import describe_layer
+from grader_tests.kit.evaluate import evaluate_in_subprocess
+from grader_tests.kit.specs import SPECS
+
+W, R, E = "weight_initialization", "one_step_rnn_multivariate", "encoder_decoder"
+
+
+def built(model, shape):
+    model.build((None, *shape))
+    return model
+
+
+def gru_sequential():
+    model = Sequential()
+    model.add(GRU(6, return_sequences=True, input_shape=(6, 2)))
+    model.add(GRU(4))
+    model.add(Dense(1))
+    return model
+
+
+def gru_functional_tf_keras():
+    inputs = tf.keras.Input(shape=(6, 2))
+    hidden = tf.keras.layers.GRU(4)(tf.keras.layers.GRU(6, return_sequences=True)(inputs))
+    return tf.keras.Model(inputs, tf.keras.layers.Dense(1)(hidden))
+
+
+def encoder_decoder(first=LSTM, decoder_units=6, wrap=True):
+    return Sequential([keras.Input(shape=(6, 2)), first(12, return_sequences=True), LSTM(6), RepeatVector(3),
+                       LSTM(decoder_units, return_sequences=True),
+                       TimeDistributed(Dense(1)) if wrap else Dense(1), Flatten()])
+
+
+def feed_forward(init="glorot_uniform", bias=None, units=5, activation="relu"):
+    return Sequential([keras.Input(shape=(6,)), Dense(units, activation=activation, kernel_initializer=init,
+                                                       bias_initializer=bias or init), Dense(1)])
+
+
+def rnn_namespace(model, T=6, horizon=1, **answers):
+    n_train, n_valid = 23_376 - (T - 1) - horizon, 1_469 - (T - 1) - horizon
+    return {"model": model, "X_train": np.zeros((n_train, T, 2)), "y_train": np.zeros((n_train, horizon)),
+            "X_valid": np.zeros((n_valid, T, 2)), "y_valid": np.zeros((n_valid, horizon)), **answers}
+
+
+def failure(assignment, name, namespace) -> str:
+    with pytest.raises(CheckFailed) as error:
+        check(assignment, name, namespace)
+    return error.value.message
+
+
+@pytest.mark.parametrize("make", [gru_sequential, gru_functional_tf_keras])
+def test_gru_model_in_any_style_passes(make, capsys):
+    namespace = rnn_namespace(make())
+    check(R, "layers", namespace)
+    check(R, "shapes", namespace)
+    assert capsys.readouterr().out.count("passed") == 2
+
+
+def test_wrong_layer_names_expected_and_found():
+    model = Sequential([keras.Input(shape=(6, 2)), LSTM(6, return_sequences=True), GRU(4), Dense(1)])
+    message = failure(R, "layers", rnn_namespace(model))
+    assert "layer 1 should be a GRU layer: expected GRU(6, return_sequences=True), found LSTM(6, activation='tanh', return_sequences=True)" in message
+
+
+def test_swapped_units_and_missing_layers_are_explained():
+    swapped = Sequential([keras.Input(shape=(6, 2)), GRU(4, return_sequences=True), GRU(6), Dense(1)])
+    assert "layer 1 should have 6 units" in failure(R, "layers", rnn_namespace(swapped))
+    short = Sequential([keras.Input(shape=(6, 2)), GRU(6), Dense(1)])
+    message = failure(R, "layers", rnn_namespace(short))
+    assert "should have 3 layers" in message and "yours has 2" in message
+
+
+def test_answers_report_each_wrong_value():
+    answers = dict(T=12, HORIZON=1, FIRST_LAYER_LATENT_DIM=6, SECOND_LAYER_LATENT_DIM=4, BATCH_SIZE=64, EPOCHS=5)
+    message = failure(R, "hyperparameters", answers)
+    assert message == "T should be 6, found 12; BATCH_SIZE should be 32, found 64"
+    assert "`EPOCHS` is not defined" in failure(R, "hyperparameters", {k: v for k, v in answers.items() if k != "EPOCHS"})
+
+
+def test_shapes_name_the_tensor_and_the_model():
+    model = Sequential([keras.Input(shape=(12, 2)), GRU(6, return_sequences=True), GRU(4), Dense(1)])
+    message = failure(R, "shapes", rnn_namespace(model, T=12))
+    assert "X_train should have shape (23370, 6, 2), found (23364, 12, 2)" in message
+    assert "the model's input shape should be (None, 6, 2), found (None, 12, 2)" in message
+
+
+def test_missing_or_unbuilt_model_is_explained():
+    assert "`model` is not defined" in failure(R, "layers", {})
+    assert "should be a Keras model; found str" in failure(R, "layers", {"model": "GRU"})
+    assert "never built" in failure(R, "layers", {"model": Sequential([GRU(6), Dense(1)])})
+
+
+def test_encoder_decoder_layers():
+    check(E, "layers", {"model": encoder_decoder()})
+    assert "layer 1 should be a LSTM layer" in failure(E, "layers", {"model": encoder_decoder(first=GRU)})
+    assert "layer 4 should have 6 units" in failure(E, "layers", {"model": encoder_decoder(decoder_units=12)})
+    assert "layer 5 should be TimeDistributed(Dense(...))" in failure(E, "layers", {"model": encoder_decoder(wrap=False)})
+
+
+@pytest.mark.parametrize("init", ["glorot_uniform", keras.initializers.RandomNormal(), keras.initializers.GlorotUniform(seed=1)])
+def test_random_initializers_pass(init):
+    check(W, "initializer", {"init": init, "model": feed_forward(init)})
+    check(W, "layers", {"model": feed_forward(init)})
+
+
+def test_zeros_and_unused_initializers_fail():
+    zeros = keras.initializers.Zeros()
+    assert "every hidden unit then starts with the same weights" in failure(W, "initializer", {"init": zeros, "model": feed_forward(zeros)})
+    message = failure(W, "initializer", {"init": "glorot_uniform", "model": feed_forward("glorot_uniform", bias="zeros")})
+    assert "bias_initializer should be `init` (GlorotUniform); found Zeros" in message
+    assert "should be a Keras initializer" in failure(W, "initializer", {"init": 42, "model": feed_forward()})
+
+
+def test_feed_forward_layers_and_parameter_count():
+    assert "layer 1 should have 5 units" in failure(W, "layers", {"model": feed_forward(units=10)})
+    assert "should use activation 'relu'" in failure(W, "layers", {"model": feed_forward(activation="sigmoid")})
+    assert SPECS[W].parameters == feed_forward().count_params() == 41
+    assert SPECS[R].parameters == gru_sequential().count_params()
+    assert SPECS[E].parameters == encoder_decoder().count_params()
+
+
+def test_a_failure_shows_only_its_message_and_writes_no_stderr(capfd):
+    error = pytest.raises(CheckFailed, check, R, "layers", {}).value
+    assert error._render_traceback_() == ["\x1b[0;31mModel layers failed\x1b[0m: `model` is not defined; "
+                                          "did the cell that defines it run without an error?"]
+    assert capfd.readouterr().err == ""
+
+
+def test_describe_layer_reads_like_code():
+    assert describe_layer(TimeDistributed(Dense(1))) == "TimeDistributed(Dense(1, activation='linear'))"
+    assert describe_layer(RepeatVector(3)) == "RepeatVector(3)"
+
+
+# --- the MAPE is measured in a fresh process ------------------------------------------------------
+
+def test_mape_of_a_model_is_measured_from_its_own_weights(data_dir):
+    model = gru_sequential()
+    plain = evaluate_in_subprocess(R, model)
+    assert plain["samples"] == 1_458 and 0.05 < plain["mape"] < 2.0, plain
+    model.predict = lambda *args, **kwargs: np.zeros((1_458, 1))  # a frozen answer planted on the object
+    assert evaluate_in_subprocess(R, model) == plain
+
+
+def test_mape_uses_the_models_own_window_length(data_dir):
+    model = Sequential([keras.Input(shape=(12, 2)), GRU(6, return_sequences=True), GRU(4), Dense(1)])
+    result = evaluate_in_subprocess(R, model)
+    assert result["T"] == 12 and result["samples"] == 1_464 - 11 - 1
+
+
+def test_models_the_grader_cannot_measure_are_explained(data_dir):
+    wrong_features = Sequential([keras.Input(shape=(6, 1)), GRU(4), Dense(1)])
+    assert "takes inputs of shape (None, 6, 1)" in evaluate_in_subprocess(R, wrong_features)["error"]
+    wrong_horizon = Sequential([keras.Input(shape=(6, 2)), GRU(4), Dense(2)])
+    assert "shape (samples, 1), is expected" in evaluate_in_subprocess(R, wrong_horizon)["error"]
+
+    @keras.saving.register_keras_serializable(package="student")
+    class Memorised(keras.layers.Layer):
+        def call(self, x):
+            return x[:, -1, :1]
+
+    custom = Sequential([keras.Input(shape=(6, 2)), Memorised()])
+    assert "could not be rebuilt from standard Keras layers" in evaluate_in_subprocess(R, custom)["error"]
