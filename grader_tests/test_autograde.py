@@ -1,0 +1,127 @@
+"""Tests of the tests: a whole class per quiz through real `nbgrader autograde` runs.
+
+Each quiz's class (grader_tests/submissions.py: the solution in several styles, the blank
+notebook, known mistakes, broken files) is autograded once per session; the assertions below read
+those results. This is the slow part of the suite (it trains a model per submission).
+"""
+
+import csv
+
+import pytest
+
+from grader_tests import classroom
+from grader_tests.classroom import ASSIGNMENTS
+from grader_tests.submissions import TESTS, VARIANTS, build, variants
+
+pytestmark = pytest.mark.autograde
+
+# The endless cell is stopped after this long instead of the course's 240 s, to keep the suite short.
+SHORT_TIMEOUT = ("--Execute.timeout=60",)
+
+
+@pytest.fixture(scope="session")
+def course(tmp_path_factory, data_dir):
+    root = classroom.make_course_copy(tmp_path_factory.mktemp("course"))
+    classroom.release(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def graded(course):
+    """assignment -> {student: Outcome}, autograding each quiz's class the first time it is asked for."""
+    results = {}
+
+    def grade(assignment):
+        if assignment not in results:
+            outcomes = {}
+            for variant in variants(assignment):
+                classroom.submit(course, variant.name, assignment, build(variant))
+            for variant in variants(assignment):
+                extra = SHORT_TIMEOUT if variant.name == "endless_cell" else ()
+                outcome = classroom.autograde(course, variant.name, assignment, *extra)
+                print(f"{assignment} {variant.name}: {outcome.score}/{outcome.max_score} {outcome.problem or ''} "
+                      f"({outcome.seconds:.0f} s)")
+                outcomes[variant.name] = outcome
+            results[assignment] = outcomes
+        return results[assignment]
+
+    return grade
+
+
+def params(select):
+    return [pytest.param(v, id=f"{v.assignment}-{v.name}") for v in VARIANTS if select(v)]
+
+
+@pytest.mark.parametrize("variant", params(lambda v: v.correct))
+def test_correct_answers_in_any_style_get_full_marks(graded, variant):
+    outcome = graded(variant.assignment)[variant.name]
+    assert outcome.problem is None
+    lost = {test: score for test, score in outcome.tests.items() if score[0] != score[1]}
+    assert not lost, f"{variant.description}: lost points on {lost}"
+    assert set(outcome.tests) == set(TESTS[variant.assignment])
+
+
+@pytest.mark.parametrize("variant", params(lambda v: v.blank))
+def test_the_released_notebook_scores_zero(graded, variant):
+    outcome = graded(variant.assignment)[variant.name]
+    assert outcome.problem is None and outcome.score == 0
+
+
+@pytest.mark.parametrize("variant", params(lambda v: bool(v.lost) and not v.blank))
+def test_a_mistake_loses_exactly_its_tests_with_a_message(graded, course, variant):
+    outcome = graded(variant.assignment)[variant.name]
+    assert outcome.problem is None
+    failed = {test for test, (score, _) in outcome.tests.items() if score == 0}
+    passed = {test for test, (score, most) in outcome.tests.items() if score == most}
+    assert failed == set(variant.lost), f"{variant.description}: failed {sorted(failed)}, expected {sorted(variant.lost)}"
+    assert passed | failed == set(TESTS[variant.assignment])
+    messages = classroom.failure_messages(course, variant.name, variant.assignment)
+    for test in variant.lost:
+        assert "failed: " in messages.get(test, "") or "AssertionError" in messages.get(test, ""), (
+            f"{test} of {variant.name} failed without a message: {messages.get(test)!r}")
+    for words in variant.says:
+        assert any(words in text for text in messages.values()), f"no feedback of {variant.name} says {words!r}: {messages}"
+
+
+@pytest.mark.parametrize("variant", params(lambda v: v.problem is not None))
+def test_a_broken_submission_is_reported_and_the_class_still_graded(graded, variant):
+    outcomes = graded(variant.assignment)
+    assert variant.problem in (outcomes[variant.name].problem or ""), outcomes[variant.name]
+    graded_students = [o for o in outcomes.values() if o.problem is None]
+    assert len(graded_students) == len(outcomes) - sum(1 for v in variants(variant.assignment) if v.problem)
+
+
+def test_an_endless_cell_is_stopped_and_the_rest_graded(graded, course):
+    assignment = "one_step_rnn_multivariate"
+    outcome = graded(assignment)["endless_cell"]
+    assert outcome.problem is None
+    assert all(score == most for score, most in outcome.tests.values()), outcome.tests  # the rest still ran
+    notebook = (course / "autograded" / "endless_cell" / assignment / ASSIGNMENTS[assignment]).read_text()
+    assert "CellTimeoutError" in notebook or "KeyboardInterrupt" in notebook
+
+
+def test_grading_twice_gives_the_same_result(graded, course):
+    assignment = "one_step_rnn_multivariate"
+    first = graded(assignment)
+    for student in ("solution", "frozen_model", "kernel_killer", "truncated_file"):
+        again = classroom.autograde(course, student, assignment)
+        assert (again.score, again.tests, again.problem) == (first[student].score, first[student].tests, first[student].problem)
+
+
+def test_feedback_explains_without_showing_grading_code(graded, course):
+    assignment = "encoder_decoder"
+    graded(assignment)
+    html = classroom.generate_feedback(course, "gru_not_lstm", assignment).read_text()
+    assert "Model layers failed" in html and "layer 1 should be a LSTM layer" in html
+    for secret in ("def check_", "mape_threshold", "CALIBRATION", "_render_traceback_", "subprocess"):
+        assert secret not in html
+
+
+def test_grades_export_lists_every_student(graded, course, tmp_path):
+    for assignment in ASSIGNMENTS:
+        graded(assignment)
+    rows = list(csv.DictReader(classroom.export_grades(course, tmp_path / "grades.csv").open()))
+    students = {row["student_id"] for row in rows}
+    assert {v.name for v in VARIANTS} <= students
+    solution_rows = [row for row in rows if row["student_id"] == "solution"]
+    assert len(solution_rows) == 3
