@@ -35,7 +35,9 @@ UNSCALED = ("prepare_data", "train[['load', 'temp']] = X_scaler.fit_transform(tr
 
 
 def trainable_variants(assignment: str) -> list:
-    chosen = [v for v in variants(assignment) if v.problem is None and not v.blank and v.name != "endless_cell"]
+    # Variants that edit read-only cells or never finish are graded from the restored notebook; skip them.
+    chosen = [v for v in variants(assignment)
+              if v.problem is None and not v.blank and v.name not in ("endless_cell", "edited_readonly")]
     if assignment != "weight_initialization":
         chosen.append(Variant("unscaled_training_data", assignment, "training inputs not scaled", edits=(UNSCALED,)))
     return chosen
