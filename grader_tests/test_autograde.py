@@ -6,6 +6,9 @@ those results. This is the slow part of the suite (it trains a model per submiss
 """
 
 import csv
+import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -125,3 +128,26 @@ def test_grades_export_lists_every_student(graded, course, tmp_path):
     assert {v.name for v in VARIANTS} <= students
     solution_rows = [row for row in rows if row["student_id"] == "solution"]
     assert len(solution_rows) == 3
+
+
+@pytest.mark.parametrize("assignment", list(ASSIGNMENTS))
+def test_students_validate_with_the_visible_tests_alone(course, assignment, tmp_path):
+    """In a student's folder (no grading kit, no course config), `nbgrader validate` passes the
+    solved notebook and names the failures of the blank one."""
+    release = course / "release" / assignment
+    shutil.copy(release / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    solved, blank = tmp_path / "solved.ipynb", tmp_path / "blank.ipynb"
+    solution = next(v for v in VARIANTS if v.assignment == assignment and v.name == "solution")
+    solved.write_bytes(build(solution, course))
+    shutil.copy(release / ASSIGNMENTS[assignment], blank)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PATH"] = os.pathsep.join([str(classroom.VENV_BIN), env.get("PATH", "")])
+
+    def validate(path):
+        done = subprocess.run([str(classroom.VENV_BIN / "nbgrader"), "validate", path.name], cwd=tmp_path,
+                              env=env, capture_output=True, text=True)
+        return done.stdout + done.stderr
+
+    assert "Success! Your notebook passes all the tests." in validate(solved)
+    report = validate(blank)
+    assert "VALIDATION FAILED" in report and "NotImplementedError" in report
