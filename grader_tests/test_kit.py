@@ -10,7 +10,7 @@ import tensorflow as tf
 from keras.layers import GRU, LSTM, Dense, Flatten, RepeatVector, TimeDistributed
 from keras.models import Sequential
 
-from grader_tests.kit import CheckFailed, check
+from grader_tests.kit import CheckFailed, check, forward
 from grader_tests.kit.checks import describe_layer
 from grader_tests.kit.evaluate import evaluate_in_subprocess
 from grader_tests.kit.specs import SPECS
@@ -172,3 +172,34 @@ def test_models_the_grader_cannot_measure_are_explained(data_dir):
 
     custom = Sequential([keras.Input(shape=(6, 2)), Memorised()])
     assert "could not be rebuilt from standard Keras layers" in evaluate_in_subprocess(R, custom)["error"]
+
+
+# --- the numpy forward pass the grader uses instead of importing TensorFlow -----------------------
+
+def branching_model():
+    inputs = keras.Input(shape=(6, 2))
+    merged = keras.layers.Concatenate()([GRU(3)(inputs), GRU(2)(inputs)])
+    return keras.Model(inputs, Dense(1)(merged))
+
+
+@pytest.mark.parametrize("make", [
+    gru_sequential, gru_functional_tf_keras, encoder_decoder, lambda: feed_forward("random_normal"),
+    lambda: encoder_decoder(first=GRU, wrap=False),
+    lambda: Sequential([keras.Input(shape=(6, 2)), GRU(5, reset_after=False, bias_initializer="random_normal"),
+                        keras.layers.Dropout(0.5), Dense(2, activation="sigmoid")]),
+], ids=["gru", "functional", "encoder_decoder", "feed_forward", "gru_encoder_dense_decoder", "gru_no_reset_after"])
+def test_numpy_forward_pass_matches_keras(make, tmp_path):
+    model = make()
+    path = tmp_path / "model.keras"
+    keras.saving.save_model(model, path)
+    x = np.random.default_rng(0).random((64, *model.input_shape[1:]), dtype=np.float32)
+    assert forward.input_shape(path) == tuple(model.input_shape)
+    np.testing.assert_allclose(forward.predict(path, x), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_models_the_numpy_pass_does_not_know_are_measured_with_keras(tmp_path, data_dir):
+    path = tmp_path / "model.keras"
+    keras.saving.save_model(branching_model(), path)
+    with pytest.raises(forward.Unsupported, match="not a chain"):
+        forward.predict(path, np.zeros((1, 6, 2), np.float32))
+    assert evaluate_in_subprocess(R, branching_model())["samples"] == 1_458

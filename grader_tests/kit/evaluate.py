@@ -4,6 +4,8 @@ The notebook's kernel runs the student's code, which may redefine `mape`, patch 
 functions or plant an `eval_df`. So the grade is measured elsewhere: the model is saved as a
 ``.keras`` file (its configuration and weights), and a new interpreter rebuilds it from standard
 Keras layers, loads the data itself, builds the test inputs itself, predicts and computes MAPE.
+The forward pass runs in numpy (`forward.py`) so that the process need not import TensorFlow;
+models it does not know are loaded with Keras instead.
 
 Run as ``python -m grader_tests.kit.evaluate ASSIGNMENT MODEL.keras``; prints one JSON line.
 """
@@ -16,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from . import forward
 
 VALID_START = "2014-09-01 00:00:00"
 TEST_START = "2014-11-01 00:00:00"
@@ -69,29 +73,56 @@ def build_test_inputs(spec, T: int):
     return X, tensors["target"], y_scaler
 
 
-def measure(assignment: str, model_path: str) -> dict:
+def _keras_model(model_path: str):
     import keras
+
+    try:
+        return keras.saving.load_model(model_path, compile=False, safe_mode=True)
+    except Exception as error:
+        raise GradingError("the model could not be rebuilt from standard Keras layers "
+                           f"({type(error).__name__}: {error})") from None
+
+
+class GradingError(Exception):
+    """The model cannot be measured; the message is for the student."""
+
+
+def _window(spec, shape) -> int:
+    n_features = len(spec.features)
+    if spec.flat_input and len(shape) == 2 and shape[1] and shape[1] % n_features == 0:
+        return shape[1] // n_features
+    if not spec.flat_input and len(shape) == 3 and shape[1] and shape[2] == n_features:
+        return shape[1]
+    raise GradingError(f"the model takes inputs of shape {shape}; the quiz's inputs are shaped like "
+                       f"{spec.input_shape} (features: {', '.join(spec.features)})")
+
+
+def predictions_and_targets(spec, model_path: str):
+    """Predict the test period with the saved model: in numpy when it can, else with Keras."""
+    import numpy as np
+
+    try:
+        T = _window(spec, forward.input_shape(model_path))
+        X, target, y_scaler = build_test_inputs(spec, T)
+        predictions = forward.predict(model_path, X)
+    except forward.Unsupported:
+        model = _keras_model(model_path)
+        T = _window(spec, tuple(model.input_shape))
+        X, target, y_scaler = build_test_inputs(spec, T)
+        predictions = np.asarray(model.predict(X, verbose=0, batch_size=256))
+    return predictions, target, y_scaler, T
+
+
+def measure(assignment: str, model_path: str) -> dict:
     import numpy as np
 
     from .specs import SPECS
 
     spec = SPECS[assignment]
     try:
-        model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
-    except Exception as error:
-        return {"error": "the model could not be rebuilt from standard Keras layers "
-                         f"({type(error).__name__}: {error})"}
-    shape = tuple(model.input_shape)
-    n_features = len(spec.features)
-    if spec.flat_input and len(shape) == 2 and shape[1] and shape[1] % n_features == 0:
-        T = shape[1] // n_features
-    elif not spec.flat_input and len(shape) == 3 and shape[1] and shape[2] == n_features:
-        T = shape[1]
-    else:
-        return {"error": f"the model takes inputs of shape {shape}; the quiz's inputs are shaped like "
-                         f"{spec.input_shape} (features: {', '.join(spec.features)})"}
-    X, target, y_scaler = build_test_inputs(spec, T)
-    predictions = np.asarray(model.predict(X, verbose=0, batch_size=256))
+        predictions, target, y_scaler, T = predictions_and_targets(spec, model_path)
+    except GradingError as error:
+        return {"error": str(error)}
     if predictions.ndim != 2 or predictions.shape[1] != spec.horizon:
         return {"error": f"the model predicts an array of shape {predictions.shape}; a forecast of "
                          f"{spec.horizon} hour(s) per sample, shape (samples, {spec.horizon}), is expected"}
@@ -100,7 +131,7 @@ def measure(assignment: str, model_path: str) -> dict:
     value = float(np.mean(np.abs(predicted - actual) / np.abs(actual)))
     if not np.isfinite(value):
         return {"error": "the model's predictions are not finite numbers (NaN or infinity)"}
-    return {"mape": value, "samples": int(len(X)), "T": int(T)}
+    return {"mape": value, "samples": int(len(predictions)), "T": int(T)}
 
 
 if __name__ == "__main__":
