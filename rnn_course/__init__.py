@@ -8,6 +8,13 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Keep XLA's compiled training steps on disk: the next run of the same model (a student's rerun,
+# the next submission being graded) skips the compilation; the compiled code, so every result,
+# is the same.
+os.environ.setdefault(
+    "TF_XLA_FLAGS",
+    "--tf_xla_persistent_cache_directory=" + os.path.join(os.path.expanduser("~"), ".cache", "rnn_course", "xla"),
+)
 
 from .data import DataError, load_data  # noqa: E402
 from .tensors import TimeSeriesTensor, create_evaluation_df, mape  # noqa: E402
