@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import tempfile
@@ -97,6 +98,36 @@ def summary(path: Path) -> str:
     return "\n".join(lines)
 
 
+def pass_marks(path: Path) -> dict:
+    """assignment -> (worst run that must pass, best run that must fail, the rule's pass mark).
+
+    Rule: 1.5 x the worst MAPE of a run that must pass, rounded up to 0.5 percentage points; it
+    must lie below half the best MAPE of a run that must fail."""
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    found = {}
+    for assignment in ASSIGNMENTS:
+        known = {v.name: v for v in trainable_variants(assignment)}
+        must_fail = {n for n, v in known.items() if "test_mape" in v.lost or n == "unscaled_training_data"}
+        measured = [(r["mape"], r["variant"]) for r in rows
+                    if r["assignment"] == assignment and "mape" in r and r["variant"] in known]
+        passing = max(m for m in measured if m[1] not in must_fail)
+        failing = min(m for m in measured if m[1] in must_fail)
+        rule = math.ceil(round(passing[0] * 1.5 * 200, 6)) / 200
+        if not rule < failing[0] / 2:
+            raise ValueError(f"{assignment}: no pass mark separates the correct runs from the broken ones")
+        found[assignment] = (passing, failing, rule)
+    return found
+
+
+def margins(path: Path) -> str:
+    lines = ["| quiz | worst run that must pass | best run that must fail | rule's pass mark | pass mark used |",
+             "| --- | --- | --- | --- | --- |"]
+    for assignment, (passing, failing, rule) in pass_marks(path).items():
+        lines.append(f"| {assignment} | {passing[0]:.2%} ({passing[1]}) | {failing[0]:.2%} ({failing[1]}) | "
+                     f"{rule:.1%} | {SPECS[assignment].mape_threshold:.1%} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=REPO / "grader_tests" / "calibration.jsonl")
@@ -107,7 +138,7 @@ def main() -> None:
     parser.add_argument("--summary", type=Path, help="print the table of a results file and stop")
     args = parser.parse_args()
     if args.summary:
-        print(summary(args.summary))
+        print(summary(args.summary) + "\n\n" + margins(args.summary))
         return
     calibrate(args.out, args.seeds, args.correct_seeds, args.mistake_seeds, args.assignment or list(ASSIGNMENTS))
     print(summary(args.out))

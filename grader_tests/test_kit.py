@@ -1,6 +1,8 @@
 """The grading kit on hand-built models: right answers in any style pass, wrong ones fail with a
 message that says what was expected and what was found."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -203,3 +205,10 @@ def test_models_the_numpy_pass_does_not_know_are_measured_with_keras(tmp_path, d
     with pytest.raises(forward.Unsupported, match="not a chain"):
         forward.predict(path, np.zeros((1, 6, 2), np.float32))
     assert evaluate_in_subprocess(R, branching_model())["samples"] == 1_458
+
+
+def test_pass_marks_are_the_ones_the_calibration_gives():
+    from grader_tests.calibrate import pass_marks
+
+    measured = pass_marks(Path(__file__).with_name("calibration.jsonl"))
+    assert {a: rule for a, (_, _, rule) in measured.items()} == {a: s.mape_threshold for a, s in SPECS.items()}
