@@ -121,7 +121,16 @@ def autograde(root: Path, student: str, assignment: str, *extra: str) -> Outcome
     outcome.seconds = time.monotonic() - started
     if outcome.problem is None:
         _read_grades(root, outcome)
+    else:
+        _enrol(root, student)  # so that the exported grades list the student, with 0 for this assignment
     return outcome
+
+
+def _enrol(root: Path, student: str) -> None:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        gradebook.update_or_create_student(student)
 
 
 def _read_grades(root: Path, outcome: Outcome) -> None:
