@@ -7,7 +7,6 @@ reported with a reason and the other students are graded.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -167,7 +166,3 @@ def failure_messages(root: Path, student: str, assignment: str) -> dict:
                 text = "\n".join(output.get("traceback", [])) or f"{output['ename']}: {output['evalue']}"
                 messages[grade_id] = re.sub(r"\x1b\[[0-9;]*m", "", text)
     return messages
-
-
-def dump(outcomes) -> str:
-    return json.dumps([o.__dict__ for o in outcomes], indent=1)

@@ -195,7 +195,3 @@ VARIANTS = [
 
 def variants(assignment: str) -> list:
     return [v for v in VARIANTS if v.assignment == assignment]
-
-
-def student_id(variant: Variant) -> str:
-    return variant.name

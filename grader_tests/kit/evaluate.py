@@ -27,6 +27,10 @@ COURSE_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_SECONDS = 180
 
 
+class GradingError(Exception):
+    """The model cannot be measured; the message is for the student."""
+
+
 def evaluate_in_subprocess(assignment: str, model) -> dict:
     """Save `model` and measure it in a new process; returns {"mape": ...} or {"error": ...}."""
     import keras
@@ -81,10 +85,6 @@ def _keras_model(model_path: str):
     except Exception as error:
         raise GradingError("the model could not be rebuilt from standard Keras layers "
                            f"({type(error).__name__}: {error})") from None
-
-
-class GradingError(Exception):
-    """The model cannot be measured; the message is for the student."""
 
 
 def _window(spec, shape) -> int:
