@@ -19,7 +19,7 @@ setup: $(VENV)/installed
 demo: setup          ## the instructor's whole cycle on the demo class
 	$(PY) -m grader_tests.demo
 
-test: setup          ## the whole test suite, autograding included (about 20 minutes on 2 cores)
+test: setup          ## the whole test suite, autograding included (about 12 minutes on 2 cores)
 	$(PY) -m pytest
 
 test-fast: setup     ## everything but the real autograde runs (about 2 minutes)

@@ -27,6 +27,8 @@ os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.enviro
 # this many seconds and the rest of the notebook is still run and graded.
 c.Execute.timeout = 240
 c.Execute.interrupt_on_timeout = True
+# Nothing is left to save when a graded notebook ends: stop its kernel at once (saves ~1 s each).
+c.Execute.shutdown_kernel = "immediate"
 
 # A student who deletes a test cell gets it back; edited read-only and test cells are reset
 # from the gradebook (nbgrader's OverwriteCells) before grading.

@@ -58,23 +58,20 @@ def evaluate_in_subprocess(assignment: str, model) -> dict:
 
 
 def build_test_inputs(spec, T: int):
-    """The test-period inputs and targets (scaled), built the way the tutorial builds them."""
-    from sklearn.preprocessing import MinMaxScaler
-
+    """The test-period inputs and targets (scaled), built the way the tutorial builds them:
+    min-max scaling fitted on the training period (as sklearn's MinMaxScaler does)."""
     from rnn_course import TimeSeriesTensor, load_data
 
     features = list(spec.features)
     energy = load_data()
     train = energy[energy.index < VALID_START][features]
-    x_scaler = MinMaxScaler().fit(train)
-    y_scaler = MinMaxScaler().fit(train[["load"]])
-    test = energy[energy.index >= TEST_START][features].copy()
-    test[features] = x_scaler.transform(test)
+    low, span = train.min(), train.max() - train.min()
+    test = (energy[energy.index >= TEST_START][features] - low) / span
     tensors = TimeSeriesTensor(test, "load", spec.horizon, {"X": (range(-T + 1, 1), features)})
     X = tensors["X"]
     if spec.flat_input:
         X = X.reshape(len(X), T * len(features))
-    return X, tensors["target"], y_scaler
+    return X, tensors["target"], (float(low["load"]), float(span["load"]))
 
 
 def _keras_model(model_path: str):
@@ -103,14 +100,14 @@ def predictions_and_targets(spec, model_path: str):
 
     try:
         T = _window(spec, forward.input_shape(model_path))
-        X, target, y_scaler = build_test_inputs(spec, T)
+        X, target, load_scale = build_test_inputs(spec, T)
         predictions = forward.predict(model_path, X)
     except forward.Unsupported:
         model = _keras_model(model_path)
         T = _window(spec, tuple(model.input_shape))
-        X, target, y_scaler = build_test_inputs(spec, T)
+        X, target, load_scale = build_test_inputs(spec, T)
         predictions = np.asarray(model.predict(X, verbose=0, batch_size=256))
-    return predictions, target, y_scaler, T
+    return predictions, target, load_scale, T
 
 
 def measure(assignment: str, model_path: str) -> dict:
@@ -120,14 +117,15 @@ def measure(assignment: str, model_path: str) -> dict:
 
     spec = SPECS[assignment]
     try:
-        predictions, target, y_scaler, T = predictions_and_targets(spec, model_path)
+        predictions, target, load_scale, T = predictions_and_targets(spec, model_path)
     except GradingError as error:
         return {"error": str(error)}
     if predictions.ndim != 2 or predictions.shape[1] != spec.horizon:
         return {"error": f"the model predicts an array of shape {predictions.shape}; a forecast of "
                          f"{spec.horizon} hour(s) per sample, shape (samples, {spec.horizon}), is expected"}
-    predicted = y_scaler.inverse_transform(predictions.reshape(-1, 1)).ravel()
-    actual = y_scaler.inverse_transform(target.reshape(-1, 1)).ravel()
+    low, span = load_scale
+    predicted = predictions.reshape(-1) * span + low
+    actual = target.reshape(-1) * span + low
     value = float(np.mean(np.abs(predicted - actual) / np.abs(actual)))
     if not np.isfinite(value):
         return {"error": "the model's predictions are not finite numbers (NaN or infinity)"}
