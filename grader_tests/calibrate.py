@@ -49,7 +49,6 @@ def run_once(variant: Variant, seed: int) -> dict:
     setup = next(c for c in notebook.cells if SEED_CALL in c.source)
     setup.source = setup.source.replace(SEED_CALL, f"notebook.start(seed={seed})")
     notebook.cells.append(nbformat.v4.new_code_cell(MEASURE.format(assignment=variant.assignment)))
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as folder:
         NotebookClient(notebook, timeout=900, kernel_name="python3", allow_errors=True,
@@ -64,6 +63,8 @@ def run_once(variant: Variant, seed: int) -> dict:
 
 
 def calibrate(out: Path, seeds: int, correct_seeds: int, mistake_seeds: int, assignments) -> None:
+    # The notebooks' kernels import the kit, as they do under nbgrader.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     done = set()
     if out.exists():
         done = {(r["assignment"], r["variant"], r["seed"]) for r in map(json.loads, out.read_text().splitlines())}

@@ -1,7 +1,6 @@
 """Start-up for course notebooks: quiet, reproducible TensorFlow."""
 
 import logging
-import os
 import warnings
 
 import rnn_course  # noqa: F401  (sets the TensorFlow environment variables first)
@@ -28,4 +27,3 @@ def start(seed: int = 42) -> None:
     absl.logging.set_verbosity(absl.logging.ERROR)
     tf.get_logger().setLevel(logging.ERROR)
     keras.utils.set_random_seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
