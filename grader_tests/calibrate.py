@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from .classroom import ASSIGNMENTS, REPO
+from .classroom import REPO
 from .kit.specs import SPECS
 from .submissions import Variant, build, variants
 
@@ -32,7 +32,8 @@ SEED_CALL = "notebook.start(seed=42)"
 MEASURE = ('import json\nfrom grader_tests.kit.evaluate import evaluate_in_subprocess\n'
            'print("CALIBRATION", json.dumps(evaluate_in_subprocess({assignment!r}, model)))')
 # Mistakes only the calibration can make (the cells they edit are read-only for students).
-UNSCALED = ("prepare_data", "train[['load', 'temp']] = X_scaler.fit_transform(train)", "X_scaler.fit(train)")
+UNSCALED = {"load_temp": ("prepare_data", "train[['load', 'temp']] = X_scaler.fit_transform(train)", "X_scaler.fit(train)"),
+            "load": ("prepare_data", "train[['load']] = scaler.fit_transform(train)", "scaler.fit(train)")}
 
 
 def trainable_variants(assignment: str) -> list:
@@ -40,7 +41,8 @@ def trainable_variants(assignment: str) -> list:
     chosen = [v for v in variants(assignment)
               if v.problem is None and not v.blank and v.name not in ("endless_cell", "edited_readonly")]
     if assignment != "weight_initialization":
-        chosen.append(Variant("unscaled_training_data", assignment, "training inputs not scaled", edits=(UNSCALED,)))
+        edit = UNSCALED["load_temp" if "temp" in SPECS[assignment].features else "load"]
+        chosen.append(Variant("unscaled_training_data", assignment, "training inputs not scaled", edits=(edit,)))
     return chosen
 
 
@@ -84,7 +86,7 @@ def summary(path: Path) -> str:
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     lines = ["| quiz | submission | runs | MAPE min | median | max | pass mark | passes |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for assignment in ASSIGNMENTS:
+    for assignment in SPECS:
         threshold = SPECS[assignment].mape_threshold
         names = dict.fromkeys(r["variant"] for r in rows if r["assignment"] == assignment)
         for name in names:
@@ -106,7 +108,7 @@ def pass_marks(path: Path) -> dict:
     must lie below half the best MAPE of a run that must fail."""
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     found = {}
-    for assignment in ASSIGNMENTS:
+    for assignment in SPECS:
         known = {v.name: v for v in trainable_variants(assignment)}
         must_fail = {n for n, v in known.items() if "test_mape" in v.lost or n == "unscaled_training_data"}
         measured = [(r["mape"], r["variant"]) for r in rows
@@ -135,13 +137,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--correct-seeds", type=int, default=5, help="seeds for other correct styles")
     parser.add_argument("--mistake-seeds", type=int, default=3)
-    parser.add_argument("--assignment", action="append", choices=list(ASSIGNMENTS))
+    parser.add_argument("--assignment", action="append", choices=list(SPECS))
     parser.add_argument("--summary", type=Path, help="print the table of a results file and stop")
     args = parser.parse_args()
     if args.summary:
         print(summary(args.summary) + "\n\n" + margins(args.summary))
         return
-    calibrate(args.out, args.seeds, args.correct_seeds, args.mistake_seeds, args.assignment or list(ASSIGNMENTS))
+    calibrate(args.out, args.seeds, args.correct_seeds, args.mistake_seeds, args.assignment or list(SPECS))
     print(summary(args.out))
 
 

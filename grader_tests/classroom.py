@@ -21,11 +21,23 @@ import nbformat
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 
-ASSIGNMENTS = {
+QUIZZES = {
     "weight_initialization": "Quiz_weight_initialization.ipynb",
     "one_step_rnn_multivariate": "Quiz_one_step_RNN_multivariate.ipynb",
     "encoder_decoder": "Quiz_multi_step_RNN_encoder_decoder.ipynb",
 }
+LABS = {
+    "data_exploration": "data_exploration.ipynb",
+    "arima": "time_series_arima.ipynb",
+    "one_step_ff_univariate": "one_step_FF_univariate.ipynb",
+    "one_step_rnn_univariate": "one_step_RNN_univariate.ipynb",
+    "multi_step_rnn_vector_output": "multi_step_RNN_vector_output.ipynb",
+    "multi_step_rnn_encoder_decoder_simple": "multi_step_RNN_encoder_decoder_simple.ipynb",
+    "reference_one_step_rnn_multivariate": "one_step_RNN_multivariate.ipynb",
+    "reference_multivariate_ff_vector_output": "multivariate_FF_vector_output.ipynb",
+    "reference_teacher_forcing": "multi_step_RNN_encoder_decoder_teacher_forcing.ipynb",
+}
+ASSIGNMENTS = {**QUIZZES, **LABS}
 
 
 @dataclass

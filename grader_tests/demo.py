@@ -21,6 +21,14 @@ DEMO_CLASS = {
     "weight_initialization": ["solution", "blank", "zeros_init", "ten_hidden_units"],
     "one_step_rnn_multivariate": ["solution", "blank", "lstm_not_gru", "twelve_hours", "truncated_file"],
     "encoder_decoder": ["solution", "blank", "gru_not_lstm", "one_hour_horizon"],
+    "data_exploration": ["solution", "daily_sum"],
+    "arima": ["solution"],
+    "one_step_ff_univariate": ["solution", "sigmoid_hidden"],
+    "one_step_rnn_univariate": ["solution", "lstm_not_gru"],
+    "multi_step_rnn_vector_output": ["solution", "one_hour_output"],
+    "multi_step_rnn_encoder_decoder_simple": ["solution", "no_time_distributed"],
+    "reference_one_step_rnn_multivariate": ["solution", "frozen_model"],
+    "reference_multivariate_ff_vector_output": ["solution", "sigmoid_hidden"],
 }
 PREFIX = "demo_"
 
@@ -30,26 +38,20 @@ def _clock(seconds: float) -> str:
 
 
 def score_table(outcomes) -> str:
-    students = sorted({o.student for o in outcomes})
-    header = f"{'student':<28}" + "".join(f"{a:>28}" for a in ASSIGNMENTS)
-    lines = [header, "-" * len(header)]
+    """One line per student and assignment: autograded points, or why the notebook was not graded."""
+    lines = [f"{'assignment':<42}{'student':<28}points", "-" * 96]
     notes = []
-    for student in students:
-        row = f"{student:<28}"
-        for assignment in ASSIGNMENTS:
-            found = [o for o in outcomes if o.student == student and o.assignment == assignment]
-            if not found:
-                row += f"{'':>28}"
-            elif found[0].problem:
-                row += f"{'not graded (see below)':>28}"
-                notes.append(f"{student} / {assignment}: {found[0].problem}")
+    for assignment in ASSIGNMENTS:
+        for outcome in sorted((o for o in outcomes if o.assignment == assignment), key=lambda o: o.student):
+            if outcome.problem:
+                cell = "not graded (see below)"
+                notes.append(f"{outcome.student} / {assignment}: {outcome.problem}")
             else:
-                auto = sum(score for score, _ in found[0].tests.values())
-                most = sum(most for _, most in found[0].tests.values())
-                manual = found[0].max_score - most
+                auto = sum(score for score, _ in outcome.tests.values())
+                most = sum(most for _, most in outcome.tests.values())
+                manual = outcome.max_score - most
                 cell = f"{auto:g}/{most:g}" + (f" (+{manual:g} by hand)" if manual else "")
-                row += f"{cell:>28}"
-        lines.append(row)
+            lines.append(f"{assignment:<42}{outcome.student:<28}{cell}")
     if notes:
         lines += ["", "Not graded:"] + [f"  {note}" for note in notes]
     return "\n".join(lines)
@@ -82,7 +84,7 @@ def run(root: Path = REPO) -> list:
         outcomes.append(outcome)
 
     csv_path = classroom.export_grades(root, root / "grades.csv")
-    print(f"\n[{_clock(time.monotonic() - started)}] Done. Autograded points per student and quiz:\n")
+    print(f"\n[{_clock(time.monotonic() - started)}] Done. Autograded points per student and assignment:\n")
     print(score_table(outcomes))
     print(f"\nGrades exported to {csv_path}; autograded notebooks in autograded/, feedback (HTML) in feedback/.")
     print("TAs grade the written answers with `nbgrader formgrader` (see the README).")

@@ -14,12 +14,17 @@ from pathlib import Path
 
 import nbformat
 
-from .classroom import ASSIGNMENTS, REPO
+from .classroom import ASSIGNMENTS, LABS, REPO
 
 TESTS = {
     "weight_initialization": ("test_shapes", "test_layers", "test_initializer", "test_mape"),
     "one_step_rnn_multivariate": ("test_hyperparameters", "test_shapes", "test_layers", "test_mape"),
     "encoder_decoder": ("test_dimensions", "test_shapes", "test_layers", "test_mape"),
+    "data_exploration": ("test_daily_load", "test_hourly_profile", "test_weekday_profile"),
+    "arima": ("test_shapes", "test_walk_forward", "test_mape"),
+    "reference_teacher_forcing": ("test_shapes", "test_layers", "test_inference", "test_mape"),
+    **{lab: ("test_shapes", "test_layers", "test_mape") for lab in LABS
+       if lab not in ("data_exploration", "arima", "reference_teacher_forcing")},
 }
 
 
@@ -190,6 +195,150 @@ VARIANTS = [
     Variant("frozen_model", E, "mistake: untrained model (all layers frozen)",
             edits=(("model", SEQUENTIAL_ENCODER_DECODER, SEQUENTIAL_ENCODER_DECODER + "model.trainable = False\n"),),
             lost=("test_mape",), says=('MAPE on the test period',)),
+]
+
+
+# --- labs: the solution, another correct style, the blank notebook, typical mistakes, an untrained model ---
+D = "data_exploration"
+FF_1, GRU_1, VEC = "one_step_ff_univariate", "one_step_rnn_univariate", "multi_step_rnn_vector_output"
+ENC, GRU_2, FF_3 = "multi_step_rnn_encoder_decoder_simple", "reference_one_step_rnn_multivariate", "reference_multivariate_ff_vector_output"
+LAB_SOLUTIONS = {
+    FF_1: "model = Sequential()\nmodel.add(Dense(LATENT_DIM, activation='relu', input_shape=(T,)))\nmodel.add(Dense(HORIZON))\n",
+    GRU_1: "model = Sequential()\nmodel.add(GRU(LATENT_DIM, input_shape=(T, 1)))\nmodel.add(Dense(HORIZON))\n",
+    VEC: "model = Sequential()\nmodel.add(GRU(LATENT_DIM, input_shape=(T, 2)))\nmodel.add(Dense(HORIZON))\n",
+    ENC: ("model = Sequential()\nmodel.add(GRU(LATENT_DIM, input_shape=(T, 2)))\nmodel.add(RepeatVector(HORIZON))\n"
+          "model.add(GRU(LATENT_DIM, return_sequences=True))\nmodel.add(TimeDistributed(Dense(1)))\nmodel.add(Flatten())\n"),
+    GRU_2: "model = Sequential()\nmodel.add(GRU(LATENT_DIM, input_shape=(T, 2)))\nmodel.add(Dense(HORIZON))\n",
+    FF_3: "model = Sequential()\nmodel.add(Dense(LATENT_DIM, activation='relu', input_shape=(T * 2,)))\nmodel.add(Dense(HORIZON))\n",
+}
+LAB_OTHER_STYLES = {
+    FF_1: "import keras\nmodel = keras.Sequential([keras.Input(shape=(T,)), keras.layers.Dense(LATENT_DIM, activation='relu'),\n"
+          "                          keras.layers.Dense(HORIZON)])\n",
+    GRU_1: "from tensorflow import keras\ninputs = keras.Input(shape=(T, 1))\n"
+           "model = keras.Model(inputs, keras.layers.Dense(HORIZON)(keras.layers.GRU(LATENT_DIM)(inputs)))\n",
+    VEC: "import tensorflow as tf\ninputs = tf.keras.Input(shape=(T, 2))\n"
+         "model = tf.keras.Model(inputs, tf.keras.layers.Dense(HORIZON)(tf.keras.layers.GRU(LATENT_DIM)(inputs)))\n",
+    ENC: ("import keras\ninputs = keras.Input(shape=(T, 2))\nstate = keras.layers.GRU(LATENT_DIM)(inputs)\n"
+          "steps = keras.layers.GRU(LATENT_DIM, return_sequences=True)(keras.layers.RepeatVector(HORIZON)(state))\n"
+          "outputs = keras.layers.Flatten()(keras.layers.TimeDistributed(keras.layers.Dense(1))(steps))\n"
+          "model = keras.Model(inputs, outputs)\n"),
+    GRU_2: "import keras\nmodel = keras.Sequential([keras.Input(shape=(T, 2)), GRU(LATENT_DIM), Dense(HORIZON)])\n",
+    FF_3: "from tensorflow import keras\nmodel = keras.Sequential([keras.Input(shape=(2 * T,)), keras.layers.Dense(LATENT_DIM, activation='relu'),\n"
+          "                          keras.layers.Dense(HORIZON)])\n",
+}
+LAB_MISTAKES = {  # name: (description, old, new, lost, says)
+    FF_1: [("sigmoid_hidden", "sigmoid instead of ReLU", "activation='relu'", "activation='sigmoid'", ("test_layers",), "should use activation 'relu'"),
+           ("ten_hidden_units", "10 hidden units", "Dense(LATENT_DIM,", "Dense(10,", ("test_layers",), "layer 1 should have 5 units")],
+    GRU_1: [("lstm_not_gru", "an LSTM layer instead of a GRU", "GRU(", "LSTM(", ("test_layers",), "should be a GRU layer"),
+            ("ten_units", "10 GRU units", "GRU(LATENT_DIM,", "GRU(10,", ("test_layers",), "layer 1 should have 5 units")],
+    VEC: [("one_hour_output", "an output of 1 hour instead of HORIZON", "Dense(HORIZON)", "Dense(1)",
+           ("test_shapes", "test_layers", "test_mape"), "output shape should be (None, 3)"),
+          ("lstm_not_gru", "an LSTM layer instead of a GRU", "GRU(", "LSTM(", ("test_layers",), "should be a GRU layer")],
+    ENC: [("no_time_distributed", "Dense(1) without TimeDistributed", "TimeDistributed(Dense(1))", "Dense(1)",
+           ("test_layers",), "should be TimeDistributed(Dense(...))"),
+          ("lstm_not_gru", "LSTM layers instead of GRU", "GRU(", "LSTM(", ("test_layers",), "should be a GRU layer")],
+    GRU_2: [("lstm_not_gru", "an LSTM layer instead of a GRU", "GRU(", "LSTM(", ("test_layers",), "should be a GRU layer"),
+            ("ten_units", "10 GRU units", "GRU(LATENT_DIM,", "GRU(10,", ("test_layers",), "layer 1 should have 5 units")],
+    FF_3: [("sigmoid_hidden", "sigmoid instead of ReLU", "activation='relu'", "activation='sigmoid'", ("test_layers",), "should use activation 'relu'"),
+           ("one_hour_output", "an output of 1 hour instead of HORIZON", "Dense(HORIZON)", "Dense(1)",
+            ("test_shapes", "test_layers", "test_mape"), "output shape should be (None, 3)")],
+}
+for _lab, _solution in LAB_SOLUTIONS.items():
+    VARIANTS += [
+        Variant("solution", _lab, "the source solution"),
+        Variant("other_style", _lab, "correct: keras.Input / functional API / tensorflow.keras",
+                edits=(("model", _solution, LAB_OTHER_STYLES[_lab]),)),
+        Variant("blank", _lab, "the released notebook, unanswered", blank=True, lost=TESTS[_lab]),
+        *(Variant(name, _lab, f"mistake: {text}", edits=(("model", old, new),), lost=lost, says=(says,))
+          for name, text, old, new, lost, says in LAB_MISTAKES[_lab]),
+        Variant("frozen_model", _lab, "mistake: untrained model (all layers frozen)",
+                edits=(("model", _solution, _solution + "model.trainable = False\n"),), lost=("test_mape",),
+                says=("MAPE on the test period",)),
+    ]
+
+DAILY = "daily_load = energy['load'].resample('D').mean()"
+WEEKDAY = "weekday_profile = energy.groupby(energy.index.dayofweek)['load'].mean()"
+VARIANTS += [
+    Variant("solution", D, "the source solution"),
+    Variant("other_style", D, "correct: groupby on dates, numpy arrays, a one-column DataFrame",
+            edits=(("daily_load", DAILY, "daily_load = energy[['load']].groupby(energy.index.date).mean()"),
+                   ("profiles", WEEKDAY, "weekday_profile = np.array([energy['load'][energy.index.dayofweek == d].mean() for d in range(7)])"))),
+    Variant("blank", D, "the released notebook, unanswered", blank=True, lost=TESTS[D]),
+    Variant("daily_sum", D, "mistake: daily sums instead of means", edits=(("daily_load", ".mean()", ".sum()"),),
+            lost=("test_daily_load",), says=("a sum instead of a mean",)),
+    Variant("temperature_profile", D, "mistake: the hourly profile of temperature, not load",
+            edits=(("profiles", "groupby(energy.index.hour)['load']", "groupby(energy.index.hour)['temp']"),),
+            lost=("test_hourly_profile",), says=("hourly_profile` for hour 0 should be",)),
+    Variant("sunday_first", D, "mistake: weekdays counted from Sunday",
+            edits=(("profiles", WEEKDAY, "weekday_profile = energy.groupby(energy.index.strftime('%w'))['load'].mean()"),),
+            lost=("test_weekday_profile",), says=("should start with Monday",)),
+]
+
+A = "arima"
+ARIMA_LOOP = """history = list(train['load'].values)
+rows = []
+started = time.time()
+for t in range(len(test) - HORIZON + 1):
+    fitted = SARIMAX(history[-WINDOW:], order=ORDER, seasonal_order=SEASONAL_ORDER).fit(disp=False)
+    rows.append(fitted.forecast(HORIZON))
+    history.append(test['load'].iloc[t])
+    if t % 10 == 0:
+        print(f'forecast origin {t}: {time.time() - started:.0f} s')
+predictions = np.array(rows)
+"""
+ARIMA_COMPREHENSION = """series = np.concatenate([train['load'].values, test['load'].values])
+predictions = np.array([SARIMAX(series[:len(train) + t][-WINDOW:], order=ORDER, seasonal_order=SEASONAL_ORDER)
+                        .fit(disp=False).forecast(HORIZON) for t in range(len(test) - HORIZON + 1)])
+"""
+APPEND = "    history.append(test['load'].iloc[t])\n"
+FIT = "    fitted = SARIMAX(history[-WINDOW:]"
+VARIANTS += [
+    Variant("solution", A, "the source solution"),
+    Variant("other_style", A, "correct: one list comprehension over slices of the whole series",
+            edits=(("walk_forward", ARIMA_LOOP, ARIMA_COMPREHENSION),)),
+    Variant("blank", A, "the released notebook, unanswered", blank=True, lost=TESTS[A]),
+    Variant("reads_the_origin_hour", A, "mistake: the origin's true load is added before the fit (the forecast sees the hour it predicts)",
+            edits=(("walk_forward", APPEND, ""), ("walk_forward", FIT, APPEND + FIT)),
+            lost=("test_walk_forward", "test_mape"), says=("no later hour",)),
+    Variant("five_origins", A, "mistake: the loop stops after 5 forecast origins",
+            edits=(("walk_forward", "for t in range(len(test) - HORIZON + 1):", "for t in range(5):"),),
+            lost=("test_shapes", "test_walk_forward", "test_mape"), says=("should have shape (46, 3)",)),
+]
+
+TF = "reference_teacher_forcing"
+TF_LOOP = """    for h in range(HORIZON):
+        step, state = [np.asarray(x) for x in decoder_model([step, state])]
+        forecasts.append(step[:, 0, 0])
+"""
+VARIANTS += [
+    Variant("solution", TF, "the source solution"),
+    Variant("other_style", TF, "correct: Dense(1) without TimeDistributed, and decoder_model.predict in the loop",
+            edits=(("model", "decoder_dense = TimeDistributed(Dense(1))", "decoder_dense = Dense(1)"),
+                   ("inference", TF_LOOP, """    for h in range(HORIZON):
+        step, state = decoder_model.predict([step, state], verbose=0)
+        forecasts.append(step[:, 0, 0])
+"""))),
+    Variant("blank", TF, "the released notebook, unanswered", blank=True, lost=TESTS[TF]),
+    Variant("reads_the_future", TF, "mistake: the inference loop feeds the true future loads to the decoder",
+            edits=(("inference", TF_LOOP, """    true_loads = test_inputs['decoder_input'][:len(encoder_inputs)]
+    for h in range(HORIZON):
+        step, state = [np.asarray(x) for x in decoder_model([true_loads[:, h:h + 1], state])]
+        forecasts.append(step[:, 0, 0])
+"""),), lost=("test_inference",), says=("true future loads",)),
+    Variant("no_feedback", TF, "mistake: the last observed load is fed at every step instead of the forecasts",
+            edits=(("inference", TF_LOOP, """    last_load = step
+    for h in range(HORIZON):
+        step, state = [np.asarray(x) for x in decoder_model([last_load, state])]
+        forecasts.append(step[:, 0, 0])
+"""),), lost=("test_inference",), says=("feed back each forecast",)),
+    Variant("wide_layers", TF, "mistake: GRU layers of 2 * LATENT_DIM units",
+            edits=(("model", "GRU(LATENT_DIM,", "GRU(2 * LATENT_DIM,"),
+                   ("inference", "Input(shape=(LATENT_DIM,))", "Input(shape=(2 * LATENT_DIM,))")),
+            lost=("test_layers",), says=("should have LATENT_DIM = 5 units",)),
+    Variant("frozen_model", TF, "mistake: untrained model (all layers frozen)",
+            edits=(("model", "model = Model([encoder_input, decoder_input], decoder_output)\n",
+                    "model = Model([encoder_input, decoder_input], decoder_output)\nmodel.trainable = False\n"),),
+            lost=("test_mape",), says=("MAPE on the test period",)),
 ]
 
 

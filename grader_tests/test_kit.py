@@ -212,3 +212,50 @@ def test_pass_marks_are_the_ones_the_calibration_gives():
 
     measured = pass_marks(Path(__file__).with_name("calibration.jsonl"))
     assert {a: rule for a, (_, _, rule) in measured.items()} == {a: s.mape_threshold for a, s in SPECS.items()}
+
+
+# --- the labs' own checks ---------------------------------------------------------------------------
+
+def test_data_lab_checks_compare_with_the_graders_own_values(energy, capsys):
+    load = energy["load"]
+    hourly = load.groupby(load.index.hour).mean()
+    namespace = {"daily_load": load.resample("D").mean(), "hourly_profile": hourly, "peak_hour": int(hourly.idxmax()),
+                 "weekday_profile": load.groupby(load.index.dayofweek).mean()}
+    for name in ("daily_load", "hourly_profile", "weekday_profile"):
+        check("data_exploration", name, namespace)
+    assert "Daily mean load: passed" in capsys.readouterr().out
+    summed = dict(namespace, daily_load=load.resample("D").sum())
+    assert "a sum instead of a mean" in failure("data_exploration", "daily_load", summed)
+    assert "`peak_hour` should be" in failure("data_exploration", "hourly_profile", dict(namespace, peak_hour=3))
+    assert "should hold 7 values" in failure("data_exploration", "weekday_profile", dict(namespace, weekday_profile=[1, 2]))
+
+
+def test_arima_checks_name_the_expected_shape():
+    message = failure("arima", "shapes", {"predictions": np.zeros((5, 3))})
+    assert "should have shape (46, 3)" in message and "found (5, 3)" in message
+    assert "`predictions` is not defined" in failure("arima", "shapes", {})
+
+
+def teacher_forcing_model(units=5):
+    encoder_input = keras.Input(shape=(None, 2))
+    _, state = GRU(units, return_state=True)(encoder_input)
+    decoder_input = keras.Input(shape=(None, 1))
+    sequence, _ = GRU(units, return_state=True, return_sequences=True)(decoder_input, initial_state=state)
+    return keras.Model([encoder_input, decoder_input], TimeDistributed(Dense(1))(sequence))
+
+
+def test_the_graders_inference_loop_feeds_back_its_forecasts():
+    from grader_tests.kit import teacher_forcing
+
+    model = teacher_forcing_model()
+    X = np.random.default_rng(0).random((4, 6, 2)).astype("float32")
+    honest = teacher_forcing.forecast(model, X, 3)
+    step, by_hand = X[:, -1:, :1], []  # one step at a time through the training model itself
+    for h in range(3):
+        step = np.asarray(model([X, np.concatenate([X[:, -1:, :1], *by_hand], axis=1) if by_hand else step]))[:, -1:, :]
+        by_hand.append(step)
+    np.testing.assert_allclose(honest, np.concatenate(by_hand, axis=1)[:, :, 0], atol=1e-5)
+    future = np.random.default_rng(1).random((4, 3, 1)).astype("float32")
+    assert not np.allclose(teacher_forcing.teacher_forced(model, X, future), honest, atol=1e-4)
+    assert "2 GRU layers" in failure("reference_teacher_forcing", "layers", {"model": feed_forward()})
+    assert "decoder GRU 1 load per step" in failure("reference_teacher_forcing", "layers", {"model": gru_sequential()})

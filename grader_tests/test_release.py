@@ -8,13 +8,17 @@ import nbformat
 import pytest
 
 from grader_tests import classroom
-from grader_tests.classroom import ASSIGNMENTS, REPO
+from grader_tests.classroom import ASSIGNMENTS, LABS, REPO
 from grader_tests.submissions import TESTS
 
 ANSWER_CELLS = {
     "weight_initialization": {"init_choice", "zeros_explanation"},
     "one_step_rnn_multivariate": {"hyperparameters", "model"},
     "encoder_decoder": {"dimensions", "model"},
+    "data_exploration": {"daily_load", "profiles", "seasonality"},
+    "arima": {"walk_forward"},
+    "reference_teacher_forcing": {"model", "inference"},
+    **{lab: {"model"} for lab in LABS if lab not in ("data_exploration", "arima", "reference_teacher_forcing")},
 }
 
 

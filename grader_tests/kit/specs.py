@@ -1,4 +1,4 @@
-"""The expected answer of each quiz: variables, shapes, layers and the MAPE pass mark.
+"""The expected answer of each quiz and lab: variables, shapes, layers and the MAPE pass mark.
 
 The pass marks are measured, not guessed: see grader_tests/CALIBRATION.md for the distributions
 (reference solution over many seeds, and each known mistake) they were chosen from.
@@ -50,6 +50,7 @@ class Spec:
     parameters: int
     mape_threshold: float       # pass mark (fraction): MAPE must be below it
     data_shapes: dict = field(default_factory=dict)
+    teacher_forcing: bool = False  # graded through the kit's own inference loop (kit/teacher_forcing.py)
 
     @property
     def input_shape(self) -> tuple:
@@ -65,6 +66,36 @@ def _rnn_shapes(T, horizon, n_features):
     n_train, n_valid = samples(HOURS_TRAIN, T, horizon), samples(HOURS_VALID, T, horizon)
     return {"X_train": (n_train, T, n_features), "y_train": (n_train, horizon),
             "X_valid": (n_valid, T, n_features), "y_valid": (n_valid, horizon)}
+
+
+def _flat_shapes(T, horizon, n_features):
+    n_train, n_valid = samples(HOURS_TRAIN, T, horizon), samples(HOURS_VALID, T, horizon)
+    return {"X_train": (n_train, T * n_features), "y_train": (n_train, horizon),
+            "X_valid": (n_valid, T * n_features), "y_valid": (n_valid, horizon)}
+
+
+def dense_params(inputs: int, units: int) -> int:
+    return inputs * units + units
+
+
+def gru_params(inputs: int, units: int) -> int:  # Keras' default reset_after=True has two biases per gate
+    return 3 * (units * (units + inputs) + 2 * units)
+
+
+def lstm_params(inputs: int, units: int) -> int:
+    return 4 * (units * (units + inputs) + units)
+
+
+def _lab(assignment, features, horizon, flat, layers, parameters, threshold):
+    n = len(features)
+    return Spec(assignment=assignment, T=6, horizon=horizon, features=features, flat_input=flat, answers={},
+                layers=layers, parameters=parameters, mape_threshold=threshold,
+                data_shapes=(_flat_shapes if flat else _rnn_shapes)(6, horizon, n))
+
+
+RELU_5, OUT_1, OUT_3 = LayerSpec("Dense", 5, activation="relu"), LayerSpec("Dense", 1, activation="linear"), LayerSpec("Dense", 3, activation="linear")
+GRU_5 = LayerSpec("GRU", 5, False, "tanh", "sigmoid")
+LOAD, LOAD_TEMP = ("load",), ("load", "temp")
 
 
 SPECS = {
@@ -96,4 +127,26 @@ SPECS = {
         mape_threshold=0.11,
         data_shapes=_rnn_shapes(6, 3, 2),
     ),
+    # --- labs (tutorial notebooks; seed MAPE in grader_tests/CALIBRATION.md) ---
+    "one_step_ff_univariate": _lab("one_step_ff_univariate", LOAD, 1, True, (RELU_5, OUT_1),
+                                   dense_params(6, 5) + dense_params(5, 1), 0.04),
+    "one_step_rnn_univariate": _lab("one_step_rnn_univariate", LOAD, 1, False, (GRU_5, OUT_1),
+                                    gru_params(1, 5) + dense_params(5, 1), 0.035),
+    "multi_step_rnn_vector_output": _lab("multi_step_rnn_vector_output", LOAD_TEMP, 3, False, (GRU_5, OUT_3),
+                                         gru_params(2, 5) + dense_params(5, 3), 0.075),
+    "multi_step_rnn_encoder_decoder_simple": _lab(
+        "multi_step_rnn_encoder_decoder_simple", LOAD_TEMP, 3, False,
+        (GRU_5, LayerSpec("RepeatVector", repeat=3), LayerSpec("GRU", 5, True, "tanh", "sigmoid"),
+         LayerSpec("TimeDistributed", 1, wrapped="Dense"), LayerSpec("Flatten")),
+        gru_params(2, 5) + gru_params(5, 5) + dense_params(5, 1), 0.09),
+    "reference_one_step_rnn_multivariate": _lab("reference_one_step_rnn_multivariate", LOAD_TEMP, 1, False, (GRU_5, OUT_1),
+                                                gru_params(2, 5) + dense_params(5, 1), 0.04),
+    "reference_multivariate_ff_vector_output": _lab("reference_multivariate_ff_vector_output", LOAD_TEMP, 3, True,
+                                                    (RELU_5, OUT_3), dense_params(12, 5) + dense_params(5, 3), 0.08),
+    "reference_teacher_forcing": Spec(
+        assignment="reference_teacher_forcing", T=6, horizon=3, features=LOAD_TEMP, flat_input=False, answers={},
+        layers=(), parameters=gru_params(2, 5) + gru_params(1, 5) + dense_params(5, 1), mape_threshold=0.14,
+        data_shapes={"encoder_input": (samples(HOURS_TRAIN, 6, 3), 6, 2), "decoder_input": (samples(HOURS_TRAIN, 6, 3), 3, 1),
+                     "y_train": (samples(HOURS_TRAIN, 6, 3), 3, 1)},
+        teacher_forcing=True),
 }

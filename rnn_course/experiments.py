@@ -1,0 +1,120 @@
+"""Train and measure the tutorial's multi-step model families at any horizon, on load and temperature.
+
+What the hyperparameter search (`rnn_course.search`) runs. Splits as in the labs: train before
+2014-09-01, validation September-October 2014 (with T-1 hours of look-back), test November-December
+2014; both features scaled to [0, 1] on the training period. The test split is built only when it
+is asked for, so that choosing a model cannot read it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from .tensors import TimeSeriesTensor
+
+VALID_START, TEST_START = pd.Timestamp("2014-09-01 00:00:00"), pd.Timestamp("2014-11-01 00:00:00")
+FEATURES = ["load", "temp"]
+FAMILIES = ("feed_forward", "rnn_vector_output", "encoder_decoder")
+
+
+@dataclass(frozen=True)
+class Config:
+    """One point of the search: a model family and its hyperparameters (names as in the tutorial)."""
+
+    family: str
+    T: int = 72                   # hours of history in each input window
+    latent_dim: int = 5           # units per hidden layer
+    hidden_layers: int = 1        # hidden (feed-forward) or recurrent (encoder) layers
+    batch_size: int = 32
+    learning_rate: float = 0.001  # RMSprop
+    alpha: float = 0.0            # L2 penalty on the hidden layers' weights
+    horizon: int = 24
+    epochs: int = 50              # at most; early stopping on validation loss, patience 5
+
+    def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ValueError(f"unknown model family {self.family!r}; choose one of {', '.join(FAMILIES)}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def prepare(energy: pd.DataFrame, T: int, horizon: int, with_test: bool = False) -> dict:
+    """Scaled input windows and targets per split: {'train': (X, y), 'valid': (X, y)[, 'test': (X, y)],
+    'load_scale': (low, span)} with X shaped (samples, T, 2)."""
+    train = energy[energy.index < VALID_START][FEATURES]
+    low, span = train.min(), train.max() - train.min()
+    scaled = (energy[FEATURES] - low) / span
+    structure = {"X": (range(-T + 1, 1), FEATURES)}
+    parts = {
+        "train": scaled[scaled.index < VALID_START],
+        "valid": scaled[(scaled.index >= VALID_START - pd.Timedelta(hours=T - 1)) & (scaled.index < TEST_START)],
+    }
+    if with_test:
+        parts["test"] = scaled[scaled.index >= TEST_START]
+    data = {}
+    for name, frame in parts.items():
+        tensors = TimeSeriesTensor(frame, "load", horizon, structure)
+        data[name] = (tensors["X"].astype("float32"), tensors["target"].astype("float32"))
+    data["load_scale"] = (float(low["load"]), float(span["load"]))
+    return data
+
+
+def build_model(config: Config):
+    """The family's Keras model for `config` (inputs: windows of T hours of load and temperature)."""
+    import keras
+    from keras import layers
+
+    regularizer = keras.regularizers.L2(config.alpha) if config.alpha else None
+    model = keras.Sequential()
+    if config.family == "feed_forward":
+        model.add(keras.Input(shape=(config.T * len(FEATURES),)))
+        for _ in range(config.hidden_layers):
+            model.add(layers.Dense(config.latent_dim, activation="relu", kernel_regularizer=regularizer))
+        model.add(layers.Dense(config.horizon))
+        return model
+    model.add(keras.Input(shape=(config.T, len(FEATURES))))
+    for layer in range(config.hidden_layers):
+        last = layer == config.hidden_layers - 1
+        model.add(layers.GRU(config.latent_dim, return_sequences=not last, kernel_regularizer=regularizer))
+    if config.family == "rnn_vector_output":
+        model.add(layers.Dense(config.horizon))
+    else:  # encoder_decoder
+        model.add(layers.RepeatVector(config.horizon))
+        model.add(layers.GRU(config.latent_dim, return_sequences=True, kernel_regularizer=regularizer))
+        model.add(layers.TimeDistributed(layers.Dense(1)))
+        model.add(layers.Flatten())
+    return model
+
+
+def _inputs(config: Config, X: np.ndarray) -> np.ndarray:
+    return X.reshape(len(X), -1) if config.family == "feed_forward" else X
+
+
+def train(config: Config, data: dict, seed: int):
+    """Train a fresh model on the training split with early stopping on the validation split."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(config)
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=config.learning_rate), loss="mse",
+                  steps_per_execution=64, jit_compile=True)
+    (X_train, y_train), (X_valid, y_valid) = data["train"], data["valid"]
+    started = time.monotonic()
+    history = model.fit(_inputs(config, X_train), y_train, batch_size=config.batch_size, epochs=config.epochs,
+                        validation_data=(_inputs(config, X_valid), y_valid), verbose=0,
+                        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=5)])
+    return model, {"epochs": len(history.history["loss"]), "train_seconds": round(time.monotonic() - started, 1)}
+
+
+def mape(config: Config, model, data: dict, split: str) -> float:
+    """MAPE (fraction) of the model's forecasts on one split, in MW."""
+    X, y = data[split]
+    low, span = data["load_scale"]
+    predicted = np.asarray(model(_inputs(config, X))) * span + low
+    actual = y * span + low
+    return float(np.mean(np.abs(predicted - actual) / np.abs(actual)))
