@@ -179,8 +179,13 @@ def main(argv=None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="workers of the local cluster")
     args = parser.parse_args(argv)
     grid = json.loads(args.grid) if args.grid else SEED_GRID
-    search(args.family, grid, args.out or Path("search") / f"{args.family}.jsonl", runs=args.runs, sample=args.sample,
-           fixed={"horizon": args.horizon, "epochs": args.epochs}, scheduler=args.scheduler, workers=args.workers)
+    out = args.out or Path("search") / f"{args.family}.jsonl"
+    try:
+        search(args.family, grid, out, runs=args.runs, sample=args.sample,
+               fixed={"horizon": args.horizon, "epochs": args.epochs}, scheduler=args.scheduler, workers=args.workers)
+    except KeyboardInterrupt:
+        raise SystemExit(f"\nInterrupted. {len(read_results(out))} finished trials are in {out}; "
+                         "run the same command again to resume.") from None
 
 
 if __name__ == "__main__":
