@@ -29,6 +29,7 @@ DEMO_CLASS = {
     "multi_step_rnn_encoder_decoder_simple": ["solution", "no_time_distributed"],
     "reference_one_step_rnn_multivariate": ["solution", "frozen_model"],
     "reference_multivariate_ff_vector_output": ["solution", "sigmoid_hidden"],
+    "reference_teacher_forcing": ["solution", "reads_the_future"],
 }
 PREFIX = "demo_"
 

@@ -81,3 +81,13 @@ def test_solutions_run_without_the_grading_kit(assignment):
     text = (REPO / "solutions" / assignment / ASSIGNMENTS[assignment]).read_text()
     assert "grader_tests" not in text and "HIDDEN TESTS" not in text
     assert "### BEGIN SOLUTION" in text, "the solution marks where the answer goes"
+
+
+def test_the_demo_class_hands_in_every_assignment():
+    from grader_tests.demo import DEMO_CLASS
+    from grader_tests.submissions import variants
+
+    assert set(DEMO_CLASS) == set(ASSIGNMENTS)
+    for assignment, names in DEMO_CLASS.items():
+        known = {v.name for v in variants(assignment)}
+        assert "solution" in names and set(names) <= known, f"{assignment}: {set(names) - known} are not known submissions"
