@@ -31,6 +31,7 @@ REFERENCE = {
     "feed_forward": Config("feed_forward", T=72, latent_dim=15, hidden_layers=2, batch_size=32, learning_rate=0.001),
     "rnn_vector_output": Config("rnn_vector_output", T=72, latent_dim=15, hidden_layers=1, batch_size=32, learning_rate=0.001),
     "encoder_decoder": Config("encoder_decoder", T=72, latent_dim=15, hidden_layers=1, batch_size=32, learning_rate=0.001),
+    "teacher_forcing": Config("teacher_forcing", T=72, latent_dim=15, hidden_layers=1, batch_size=32, learning_rate=0.001),
 }
 
 
@@ -76,6 +77,7 @@ def main(argv=None) -> None:
                         help="a search's <family>.best.json whose best configuration replaces that family's reference")
     parser.add_argument("--out", type=Path, default=Path("results.json"))
     parser.add_argument("--skip-arima", action="store_true")
+    parser.add_argument("--family", action="append", help="only these neural families (default: all)")
     args = parser.parse_args(argv)
     configs = dict(REFERENCE)
     for path in args.config:
@@ -88,6 +90,8 @@ def main(argv=None) -> None:
         print("arima: walk-forward over 1,441 test hours ...", flush=True)
         rows["arima"] = {"mapes": [arima_walk_forward(energy)], "seconds": time.monotonic() - started}
     for family, config in configs.items():
+        if args.family and family not in args.family:
+            continue
         started = time.monotonic()
         print(f"{family}: {config}", flush=True)
         runs = neural_row(config, energy, args.seeds)
@@ -97,7 +101,7 @@ def main(argv=None) -> None:
     print("\n| model | seed's MAPE % | ours: mean % | s.d. | min-max | runs | wall time |\n| --- | --- | --- | --- | --- | --- | --- |")
     for family, seed_mape in SEED_TABLE.items():
         if family not in rows:
-            print(f"| {family} | {seed_mape} | not built | | | | |")
+            print(f"| {family} | {seed_mape} | not run | | | | |")
             continue
         values = [100 * m for m in rows[family]["mapes"]]
         spread = statistics.stdev(values) if len(values) > 1 else 0.0
