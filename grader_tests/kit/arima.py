@@ -6,13 +6,10 @@ computed in a fresh process from the data the grader loads (the student's kernel
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import warnings
-from pathlib import Path
 
-COURSE_ROOT = Path(__file__).resolve().parents[2]
+from . import fresh
 HORIZON, WINDOW, ORDER, SEASONAL_ORDER = 3, 720, (4, 1, 0), (1, 1, 0, 24)
 TRAIN_START, TEST_START = "2014-11-01 00:00:00", "2014-12-30 00:00:00"
 ORIGINS = (0, 23, 45)  # first, middle and last forecast origin of the 46
@@ -39,12 +36,7 @@ def reference(origins=ORIGINS) -> dict:
 
 
 def reference_in_subprocess(origins=ORIGINS) -> dict:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(COURSE_ROOT), os.environ.get("PYTHONPATH")])))
-    done = subprocess.run([sys.executable, "-m", "grader_tests.kit.arima", *map(str, origins)], capture_output=True,
-                          text=True, env=env, timeout=300, cwd=str(COURSE_ROOT))
-    if done.returncode != 0:
-        raise RuntimeError(f"the grader could not compute its reference: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return fresh.json_result("arima", *map(str, origins), timeout=300, what="compute its reference")
 
 
 if __name__ == "__main__":

@@ -17,13 +17,11 @@ import os
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
-from . import forward
+from . import forward, fresh
 
 VALID_START = "2014-09-01 00:00:00"
 TEST_START = "2014-11-01 00:00:00"
-COURSE_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_SECONDS = 180
 
 
@@ -42,19 +40,12 @@ def evaluate_in_subprocess(assignment: str, model) -> dict:
         except Exception as error:
             return {"error": f"the model could not be saved for grading ({type(error).__name__}: {error}); "
                              "build it from standard Keras layers"}
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0",
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(COURSE_ROOT), os.environ.get("PYTHONPATH")])))
         try:
-            done = subprocess.run([sys.executable, "-m", "grader_tests.kit.evaluate", assignment, path],
-                                  capture_output=True, text=True, env=env, timeout=TIMEOUT_SECONDS,
-                                  cwd=str(COURSE_ROOT))
+            return fresh.json_result("evaluate", assignment, path, timeout=TIMEOUT_SECONDS, what="measure the model")
         except subprocess.TimeoutExpired:
             return {"error": f"measuring the model took longer than {TIMEOUT_SECONDS} s"}
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-        return {"error": f"the grader could not measure the model: {tail[0]}"}
-    return json.loads(lines[-1])
+        except RuntimeError as error:
+            return {"error": str(error)}
 
 
 def build_test_inputs(spec, T: int):

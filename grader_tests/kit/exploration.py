@@ -8,12 +8,8 @@ is compared with therefore come from a new interpreter. Run as
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-COURSE_ROOT = Path(__file__).resolve().parents[2]
+from . import fresh
 
 
 def expected() -> dict:
@@ -31,12 +27,7 @@ def expected() -> dict:
 
 
 def expected_in_subprocess() -> dict:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(COURSE_ROOT), os.environ.get("PYTHONPATH")])))
-    done = subprocess.run([sys.executable, "-m", "grader_tests.kit.exploration"], capture_output=True, text=True,
-                          env=env, timeout=120, cwd=str(COURSE_ROOT))
-    if done.returncode != 0:
-        raise RuntimeError(f"the grader could not load the data: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return fresh.json_result("exploration", timeout=120, what="load the data")
 
 
 if __name__ == "__main__":
