@@ -48,21 +48,28 @@ def evaluate_in_subprocess(assignment: str, model) -> dict:
             return {"error": str(error)}
 
 
+def scaled_test_period(features):
+    """The test period's features, min-max scaled on the training period as the tutorial's
+    MinMaxScaler does, and the (low, span) of the load to turn forecasts back into MW."""
+    from rnn_course import load_data
+
+    energy = load_data()[list(features)]
+    train = energy[energy.index < VALID_START]
+    low, span = train.min(), train.max() - train.min()
+    return (energy[energy.index >= TEST_START] - low) / span, (float(low["load"]), float(span["load"]))
+
+
 def build_test_inputs(spec, T: int):
-    """The test-period inputs and targets (scaled), built the way the tutorial builds them:
-    min-max scaling fitted on the training period (as sklearn's MinMaxScaler does)."""
-    from rnn_course import TimeSeriesTensor, load_data
+    """The test-period inputs and targets (scaled), built the way the tutorial builds them."""
+    from rnn_course import TimeSeriesTensor
 
     features = list(spec.features)
-    energy = load_data()
-    train = energy[energy.index < VALID_START][features]
-    low, span = train.min(), train.max() - train.min()
-    test = (energy[energy.index >= TEST_START][features] - low) / span
+    test, load_scale = scaled_test_period(features)
     tensors = TimeSeriesTensor(test, "load", spec.horizon, {"X": (range(-T + 1, 1), features)})
     X = tensors["X"]
     if spec.flat_input:
         X = X.reshape(len(X), T * len(features))
-    return X, tensors["target"], (float(low["load"]), float(span["load"]))
+    return X, tensors["target"], load_scale
 
 
 def _keras_model(model_path: str):

@@ -39,17 +39,14 @@ def parts(model):
 def test_windows(horizon: int, T: int = 6):
     """Scaled test-period windows built the tutorial's way: (encoder inputs, decoder inputs, targets,
     (low, span) of the load)."""
-    from rnn_course import TimeSeriesTensor, load_data
+    from rnn_course import TimeSeriesTensor
 
-    from .evaluate import TEST_START, VALID_START
+    from .evaluate import scaled_test_period
 
-    energy = load_data()[["load", "temp"]]
-    train = energy[energy.index < VALID_START]
-    low, span = train.min(), train.max() - train.min()
-    test = (energy[energy.index >= TEST_START] - low) / span
+    test, load_scale = scaled_test_period(["load", "temp"])
     tensors = TimeSeriesTensor(test, "load", horizon, {"encoder_input": (range(-T + 1, 1), ["load", "temp"]),
                                                        "decoder_input": (range(0, horizon), ["load"])})
-    return tensors["encoder_input"], tensors["decoder_input"], tensors["target"], (float(low["load"]), float(span["load"]))
+    return tensors["encoder_input"], tensors["decoder_input"], tensors["target"], load_scale
 
 
 def forecast(model, encoder_inputs: np.ndarray, horizon: int) -> np.ndarray:
