@@ -3,32 +3,35 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+WORKERS ?= 2
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup demo test test-fast release benchmark calibrate
 
+# The development environment: the student library's dependencies, the research extra (Dask) and
+# the test tools. A student's environment needs only `pip install .`.
 $(VENV)/installed: pyproject.toml requirements-lock.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --constraint requirements-lock.txt --editable '.[test]'
+	$(PY) -m pip install --quiet --constraint requirements-lock.txt --editable '.[research,test]'
 	touch $@
 
 setup: $(VENV)/installed
 
 demo: setup          ## the instructor's whole cycle on the demo class
-	$(PY) -m grader_tests.demo
+	$(PY) -m instructor.demo
 
-test: setup          ## the whole test suite, autograding included (about 12 minutes on 2 cores)
-	$(PY) -m pytest
+test: setup          ## the whole suite, real autograde runs included, on $(WORKERS) workers
+	$(PY) -m pytest -n $(WORKERS) --dist loadgroup
 
-test-fast: setup     ## everything but the real autograde runs (about 2 minutes)
-	$(PY) -m pytest -m "not autograde"
+test-fast: setup     ## everything but the real autograde runs
+	$(PY) -m pytest -n $(WORKERS) --dist loadgroup -m "not autograde"
 
 release: setup       ## regenerate release/ and solutions/ from source/ (commit the result)
-	$(PY) -c 'from grader_tests import classroom; classroom.release(classroom.REPO)'
+	$(PY) -m instructor.release
 
 benchmark: setup     ## seconds per autograded notebook and reference MAPE
-	$(PY) -m grader_tests.benchmark
+	$(PY) -m instructor.benchmark
 
 calibrate: setup     ## MAPE distributions the pass marks come from (about an hour)
-	$(PY) -m grader_tests.calibrate
+	$(PY) -m instructor.calibrate

@@ -14,18 +14,11 @@ from pathlib import Path
 
 import nbformat
 
-from .classroom import ASSIGNMENTS, LABS, REPO
+from grader_tests.assignments import ASSIGNMENTS as CATALOGUE
 
-TESTS = {
-    "weight_initialization": ("test_shapes", "test_layers", "test_initializer", "test_mape"),
-    "one_step_rnn_multivariate": ("test_hyperparameters", "test_shapes", "test_layers", "test_mape"),
-    "encoder_decoder": ("test_dimensions", "test_shapes", "test_layers", "test_mape"),
-    "data_exploration": ("test_daily_load", "test_hourly_profile", "test_weekday_profile"),
-    "arima": ("test_shapes", "test_walk_forward", "test_mape"),
-    "reference_teacher_forcing": ("test_shapes", "test_layers", "test_inference", "test_mape"),
-    **{lab: ("test_shapes", "test_layers", "test_mape") for lab in LABS
-       if lab not in ("data_exploration", "arima", "reference_teacher_forcing")},
-}
+from .classroom import NOTEBOOKS, REPO
+
+TESTS = {a.id: a.tests for a in CATALOGUE.values()}  # grade_ids of the autograded test cells
 
 
 @dataclass(frozen=True)
@@ -40,6 +33,11 @@ class Variant:
     missing: bool = False      # hand in no notebook at all
     problem: str | None = None  # words the report must contain when the submission cannot be graded
     says: tuple = ()           # words the feedback on the lost tests must contain
+    demo: bool = False         # handed in by the demo class (`python -m instructor.demo`)
+
+    @property
+    def in_demo(self) -> bool:
+        return self.demo or self.name == "solution"
 
     @property
     def correct(self) -> bool:
@@ -52,7 +50,7 @@ def _strip_solution_markers(text: str) -> str:
 
 def solved_notebook(assignment: str, root: Path = REPO) -> nbformat.NotebookNode:
     """The released notebook with every answer cell filled in as the source's solution."""
-    name = ASSIGNMENTS[assignment]
+    name = NOTEBOOKS[assignment]
     released = nbformat.read(root / "release" / assignment / name, as_version=4)
     source = nbformat.read(root / "source" / assignment / name, as_version=4)
     answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
@@ -70,7 +68,7 @@ def build(variant: Variant, root: Path = REPO) -> bytes | None:
         return None
     if variant.raw is not None:
         return variant.raw
-    name = ASSIGNMENTS[variant.assignment]
+    name = NOTEBOOKS[variant.assignment]
     if variant.blank:
         return (root / "release" / variant.assignment / name).read_bytes()
     notebook = solved_notebook(variant.assignment, root)
@@ -135,10 +133,10 @@ VARIANTS = [
                    ("init_choice", "model = Sequential()\n" + HIDDEN_LAYER,
                     "model = Sequential([keras.Input(shape=(T,)),\n                    Dense(LATENT_DIM, activation='relu', "
                     "kernel_initializer=init, bias_initializer=init)])"))),
-    Variant("blank", W, "the released notebook, unanswered", blank=True, lost=TESTS[W]),
-    Variant("zeros_init", W, "mistake: Zeros() initializer", edits=(("init_choice", INIT_LINE, "init = Zeros()"),),
+    Variant("blank", W, demo=True, description="the released notebook, unanswered", blank=True, lost=TESTS[W]),
+    Variant("zeros_init", W, demo=True, description="mistake: Zeros() initializer", edits=(("init_choice", INIT_LINE, "init = Zeros()"),),
             lost=("test_initializer", "test_mape"), says=('Zeros()',)),
-    Variant("ten_hidden_units", W, "mistake: 10 hidden units", edits=(("init_choice", "Dense(LATENT_DIM,", "Dense(10,"),),
+    Variant("ten_hidden_units", W, demo=True, description="mistake: 10 hidden units", edits=(("init_choice", "Dense(LATENT_DIM,", "Dense(10,"),),
             lost=("test_layers",), says=('layer 1 should have 5 units',)),
     Variant("sigmoid_hidden", W, "mistake: sigmoid instead of ReLU",
             edits=(("init_choice", "activation='relu'", "activation='sigmoid'"),), lost=("test_layers",), says=("should use activation 'relu'",)),
@@ -151,13 +149,13 @@ VARIANTS = [
     Variant("solution", R, "the source solution"),
     Variant("functional_tf_keras", R, "correct: functional API with tensorflow.keras and keras.Input",
             edits=(("model", SEQUENTIAL_GRU, FUNCTIONAL_GRU),)),
-    Variant("blank", R, "the released notebook, unanswered", blank=True, lost=TESTS[R]),
+    Variant("blank", R, demo=True, description="the released notebook, unanswered", blank=True, lost=TESTS[R]),
     Variant("swapped_units", R, "mistake: 4 units first, 6 second",
             edits=(("model", "GRU(FIRST_LAYER_LATENT_DIM, return_sequences=True", "GRU(SECOND_LAYER_LATENT_DIM, return_sequences=True"),
                    ("model", "GRU(SECOND_LAYER_LATENT_DIM))", "GRU(FIRST_LAYER_LATENT_DIM))")),
             lost=("test_layers",), says=('layer 1 should have 6 units',)),
-    Variant("lstm_not_gru", R, "mistake: LSTM layers instead of GRU", edits=(("model", "GRU(", "LSTM("),), lost=("test_layers",), says=('should be a GRU layer',)),
-    Variant("twelve_hours", R, "mistake: T = 12", edits=(("hyperparameters", "T = 6", "T = 12"),),
+    Variant("lstm_not_gru", R, demo=True, description="mistake: LSTM layers instead of GRU", edits=(("model", "GRU(", "LSTM("),), lost=("test_layers",), says=('should be a GRU layer',)),
+    Variant("twelve_hours", R, demo=True, description="mistake: T = 12", edits=(("hyperparameters", "T = 6", "T = 12"),),
             lost=("test_hyperparameters", "test_shapes"), says=('T should be 6, found 12',)),
     Variant("batch_64", R, "mistake: BATCH_SIZE = 64", edits=(("hyperparameters", "BATCH_SIZE = 32", "BATCH_SIZE = 64"),),
             lost=("test_hyperparameters",), says=('BATCH_SIZE should be 32, found 64',)),
@@ -174,21 +172,21 @@ VARIANTS = [
             edits=(("train", "epochs=EPOCHS", "epochs=1"), ("test_mape", "assert len(", "pass  # assert len("))),
     Variant("kernel_killer", R, "the code ends its own kernel",
             edits=(("hyperparameters", "EPOCHS = 5", "EPOCHS = 5\nimport os\nos._exit(1)"),), problem="kernel died"),
-    Variant("truncated_file", R, "a notebook file cut off in the middle (not valid JSON)", raw=b'{"cells": [{"cell_type": "code", "sou',
+    Variant("truncated_file", R, demo=True, description="a notebook file cut off in the middle (not valid JSON)", raw=b'{"cells": [{"cell_type": "code", "sou',
             problem="not a valid notebook"),
     Variant("no_notebook", R, "a submission folder without the notebook", missing=True, problem="missing"),
     # --- encoder_decoder -------------------------------------------------------------------------
     Variant("solution", E, "the source solution"),
     Variant("functional_tf_keras", E, "correct: functional API with tf.keras",
             edits=(("model", SEQUENTIAL_ENCODER_DECODER, FUNCTIONAL_ENCODER_DECODER),)),
-    Variant("blank", E, "the released notebook, unanswered", blank=True, lost=TESTS[E]),
-    Variant("gru_not_lstm", E, "mistake: GRU layers instead of LSTM", edits=(("model", "LSTM(", "GRU("),), lost=("test_layers",), says=('should be a LSTM layer',)),
+    Variant("blank", E, demo=True, description="the released notebook, unanswered", blank=True, lost=TESTS[E]),
+    Variant("gru_not_lstm", E, demo=True, description="mistake: GRU layers instead of LSTM", edits=(("model", "LSTM(", "GRU("),), lost=("test_layers",), says=('should be a LSTM layer',)),
     Variant("swapped_encoder", E, "mistake: encoder sizes swapped (6 then 12)",
             edits=(("dimensions", "ENCODER_LAYER_1_DIM = 12\nENCODER_LAYER_2_DIM = 6", "ENCODER_LAYER_1_DIM = 6\nENCODER_LAYER_2_DIM = 12"),),
             lost=("test_dimensions", "test_layers"), says=('ENCODER_LAYER_1_DIM should be 12, found 6',)),
     Variant("no_time_distributed", E, "mistake: Dense(1) without TimeDistributed",
             edits=(("model", "TimeDistributed(Dense(1))", "Dense(1)"),), lost=("test_layers",), says=('should be TimeDistributed(Dense(...))',)),
-    Variant("one_hour_horizon", E, "mistake: HORIZON = 1", edits=(("dimensions", "HORIZON = 3", "HORIZON = 1"),),
+    Variant("one_hour_horizon", E, demo=True, description="mistake: HORIZON = 1", edits=(("dimensions", "HORIZON = 3", "HORIZON = 1"),),
             lost=("test_dimensions", "test_shapes", "test_layers", "test_mape"), says=('HORIZON should be 3, found 1',)),
     Variant("wide_decoder", E, "mistake: DECODER_DIM = 12", edits=(("dimensions", "DECODER_DIM = 6", "DECODER_DIM = 12"),),
             lost=("test_dimensions", "test_layers"), says=('DECODER_DIM should be 6, found 12',)),
@@ -249,8 +247,9 @@ for _lab, _solution in LAB_SOLUTIONS.items():
         Variant("other_style", _lab, "correct: keras.Input / functional API / tensorflow.keras",
                 edits=(("model", _solution, LAB_OTHER_STYLES[_lab]),)),
         Variant("blank", _lab, "the released notebook, unanswered", blank=True, lost=TESTS[_lab]),
-        *(Variant(name, _lab, f"mistake: {text}", edits=(("model", old, new),), lost=lost, says=(says,))
-          for name, text, old, new, lost, says in LAB_MISTAKES[_lab]),
+        *(Variant(name, _lab, f"mistake: {text}", edits=(("model", old, new),), lost=lost, says=(says,),
+                  demo=number == 0)  # the demo class hands in each lab's first typical mistake
+          for number, (name, text, old, new, lost, says) in enumerate(LAB_MISTAKES[_lab])),
         Variant("frozen_model", _lab, "mistake: untrained model (all layers frozen)",
                 edits=(("model", _solution, _solution + "model.trainable = False\n"),), lost=("test_mape",),
                 says=("MAPE on the test period",)),
@@ -264,7 +263,7 @@ VARIANTS += [
             edits=(("daily_load", DAILY, "daily_load = energy[['load']].groupby(energy.index.date).mean()"),
                    ("profiles", WEEKDAY, "weekday_profile = np.array([energy['load'][energy.index.dayofweek == d].mean() for d in range(7)])"))),
     Variant("blank", D, "the released notebook, unanswered", blank=True, lost=TESTS[D]),
-    Variant("daily_sum", D, "mistake: daily sums instead of means", edits=(("daily_load", ".mean()", ".sum()"),),
+    Variant("daily_sum", D, demo=True, description="mistake: daily sums instead of means", edits=(("daily_load", ".mean()", ".sum()"),),
             lost=("test_daily_load",), says=("a sum instead of a mean",)),
     Variant("temperature_profile", D, "mistake: the hourly profile of temperature, not load",
             edits=(("profiles", "groupby(energy.index.hour)['load']", "groupby(energy.index.hour)['temp']"),),
@@ -319,7 +318,7 @@ VARIANTS += [
         forecasts.append(step[:, 0, 0])
 """))),
     Variant("blank", TF, "the released notebook, unanswered", blank=True, lost=TESTS[TF]),
-    Variant("reads_the_future", TF, "mistake: the inference loop feeds the true future loads to the decoder",
+    Variant("reads_the_future", TF, demo=True, description="mistake: the inference loop feeds the true future loads to the decoder",
             edits=(("inference", TF_LOOP, """    true_loads = test_inputs['decoder_input'][:len(encoder_inputs)]
     for h in range(HORIZON):
         step, state = [np.asarray(x) for x in decoder_model([true_loads[:, h:h + 1], state])]

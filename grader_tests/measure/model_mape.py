@@ -7,7 +7,7 @@ Keras layers, loads the data itself, builds the test inputs itself, predicts and
 The forward pass runs in numpy (`forward.py`) so that the process need not import TensorFlow;
 models it does not know are loaded with Keras instead.
 
-Run as ``python -m grader_tests.kit.evaluate ASSIGNMENT MODEL.keras``; prints one JSON line.
+Run as ``python -m grader_tests.measure.model_mape ASSIGNMENT MODEL.keras``; prints one JSON line.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ import tempfile
 
 from . import forward, fresh
 
-VALID_START = "2014-09-01 00:00:00"
-TEST_START = "2014-11-01 00:00:00"
 TIMEOUT_SECONDS = 180
 
 
@@ -29,7 +27,7 @@ class GradingError(Exception):
     """The model cannot be measured; the message is for the student."""
 
 
-def evaluate_in_subprocess(assignment: str, model) -> dict:
+def measure_in_subprocess(assignment_id: str, model) -> dict:
     """Save `model` and measure it in a new process; returns {"mape": ...} or {"error": ...}."""
     import keras
 
@@ -41,35 +39,26 @@ def evaluate_in_subprocess(assignment: str, model) -> dict:
             return {"error": f"the model could not be saved for grading ({type(error).__name__}: {error}); "
                              "build it from standard Keras layers"}
         try:
-            return fresh.json_result("evaluate", assignment, path, timeout=TIMEOUT_SECONDS, what="measure the model")
+            return fresh.json_result("model_mape", assignment_id, path, timeout=TIMEOUT_SECONDS, what="measure the model")
         except subprocess.TimeoutExpired:
             return {"error": f"measuring the model took longer than {TIMEOUT_SECONDS} s"}
         except RuntimeError as error:
             return {"error": str(error)}
 
 
-def scaled_test_period(features):
-    """The test period's features, min-max scaled on the training period as the tutorial's
-    MinMaxScaler does, and the (low, span) of the load to turn forecasts back into MW."""
-    from rnn_course import load_data
-
-    energy = load_data()[list(features)]
-    train = energy[energy.index < VALID_START]
-    low, span = train.min(), train.max() - train.min()
-    return (energy[energy.index >= TEST_START] - low) / span, (float(low["load"]), float(span["load"]))
-
-
 def build_test_inputs(spec, T: int):
-    """The test-period inputs and targets (scaled), built the way the tutorial builds them."""
-    from rnn_course import TimeSeriesTensor
+    """The test-period inputs and targets (scaled), built the way the tutorial builds them, and the
+    load's (low, span)."""
+    from rnn_course import TimeSeriesTensor, load_data
+    from rnn_course.splits import scaled_splits
 
     features = list(spec.features)
-    test, load_scale = scaled_test_period(features)
-    tensors = TimeSeriesTensor(test, "load", spec.horizon, {"X": (range(-T + 1, 1), features)})
+    splits = scaled_splits(load_data(), features, T)
+    tensors = TimeSeriesTensor(splits["test"], "load", spec.horizon, {"X": (range(-T + 1, 1), features)})
     X = tensors["X"]
     if spec.flat_input:
         X = X.reshape(len(X), T * len(features))
-    return X, tensors["target"], load_scale
+    return X, tensors["target"], splits["load_scale"]
 
 
 def _keras_model(model_path: str):
@@ -88,7 +77,7 @@ def _window(spec, shape) -> int:
         return shape[1] // n_features
     if not spec.flat_input and len(shape) == 3 and shape[1] and shape[2] == n_features:
         return shape[1]
-    raise GradingError(f"the model takes inputs of shape {shape}; the quiz's inputs are shaped like "
+    raise GradingError(f"the model takes inputs of shape {shape}; the assignment's inputs are shaped like "
                        f"{spec.input_shape} (features: {', '.join(spec.features)})")
 
 
@@ -96,11 +85,12 @@ def predictions_and_targets(spec, model_path: str):
     """Predict the test period with the saved model: in numpy when it can, else with Keras."""
     import numpy as np
 
-    if spec.teacher_forcing:
-        from . import teacher_forcing
+    from .. import teacher_forcing
+    from ..specs import TeacherForcingSpec
 
+    if isinstance(spec, TeacherForcingSpec):
         model = _keras_model(model_path)
-        X, _, target, load_scale = teacher_forcing.test_windows(spec.horizon, spec.T)
+        X, _, target, load_scale = teacher_forcing.test_windows(spec)
         try:
             return teacher_forcing.forecast(model, X, spec.horizon), target, load_scale, spec.T
         except teacher_forcing.NotTeacherForcing as error:
@@ -118,12 +108,14 @@ def predictions_and_targets(spec, model_path: str):
     return predictions, target, load_scale, T
 
 
-def measure(assignment: str, model_path: str) -> dict:
+def measure(assignment_id: str, model_path: str) -> dict:
     import numpy as np
 
-    from .specs import SPECS
+    from rnn_course import mape
 
-    spec = SPECS[assignment]
+    from ..assignments import ASSIGNMENTS
+
+    spec = ASSIGNMENTS[assignment_id].spec
     try:
         predictions, target, load_scale, T = predictions_and_targets(spec, model_path)
     except GradingError as error:
@@ -132,9 +124,7 @@ def measure(assignment: str, model_path: str) -> dict:
         return {"error": f"the model predicts an array of shape {predictions.shape}; a forecast of "
                          f"{spec.horizon} hour(s) per sample, shape (samples, {spec.horizon}), is expected"}
     low, span = load_scale
-    predicted = predictions.reshape(-1) * span + low
-    actual = target.reshape(-1) * span + low
-    value = float(np.mean(np.abs(predicted - actual) / np.abs(actual)))
+    value = mape(predictions.reshape(-1) * span + low, target.reshape(-1) * span + low)
     if not np.isfinite(value):
         return {"error": "the model's predictions are not finite numbers (NaN or infinity)"}
     return {"mape": value, "samples": int(len(predictions)), "T": int(T)}

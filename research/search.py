@@ -7,9 +7,9 @@ once, so an interrupted search loses no finished trial and a rerun resumes where
 see only the training and validation splits; the best configuration is chosen by mean validation
 MAPE, and only then is its test MAPE measured (same seeds, retrained).
 
-    python -m rnn_course.search --family feed_forward --out search/feed_forward.jsonl
-    python -m rnn_course.search --family encoder_decoder --grid '{"T": [72, 168], "latent_dim": [5, 15]}' --sample 8
-    python -m rnn_course.search --family rnn_vector_output --scheduler tcp://10.0.0.5:8786
+    python -m research.search --family feed_forward --out search/feed_forward.jsonl
+    python -m research.search --family encoder_decoder --grid '{"T": [72, 168], "latent_dim": [5, 15]}' --sample 8
+    python -m research.search --family rnn_vector_output --scheduler tcp://10.0.0.5:8786
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def trial_id(config: Config, run: int) -> str:
 
 @functools.lru_cache(maxsize=4)
 def _data(T: int, horizon: int, with_test: bool):
-    from . import load_data
+    from rnn_course import load_data
+
     from .experiments import prepare
 
     return prepare(load_data(), T, horizon, with_test=with_test)

@@ -12,10 +12,11 @@ import tensorflow as tf
 from keras.layers import GRU, LSTM, Dense, Flatten, RepeatVector, TimeDistributed
 from keras.models import Sequential
 
-from grader_tests.kit import CheckFailed, check, forward
-from grader_tests.kit.checks import describe_layer
-from grader_tests.kit.evaluate import evaluate_in_subprocess
-from grader_tests.kit.specs import SPECS
+from grader_tests import CheckFailed, check, teacher_forcing
+from grader_tests.assignments import ASSIGNMENTS, with_mape_pass_mark
+from grader_tests.checks.namespace import describe_layer
+from grader_tests.measure import forward
+from grader_tests.measure.model_mape import measure_in_subprocess as evaluate_in_subprocess
 
 W, R, E = "weight_initialization", "one_step_rnn_multivariate", "encoder_decoder"
 
@@ -128,9 +129,9 @@ def test_zeros_and_unused_initializers_fail():
 def test_feed_forward_layers_and_parameter_count():
     assert "layer 1 should have 5 units" in failure(W, "layers", {"model": feed_forward(units=10)})
     assert "should use activation 'relu'" in failure(W, "layers", {"model": feed_forward(activation="sigmoid")})
-    assert SPECS[W].parameters == feed_forward().count_params() == 41
-    assert SPECS[R].parameters == gru_sequential().count_params()
-    assert SPECS[E].parameters == encoder_decoder().count_params()
+    assert ASSIGNMENTS[W].spec.parameters == feed_forward().count_params() == 41
+    assert ASSIGNMENTS[R].spec.parameters == gru_sequential().count_params()
+    assert ASSIGNMENTS[E].spec.parameters == encoder_decoder().count_params()
 
 
 def test_a_failure_shows_only_its_message_and_writes_no_stderr(capfd):
@@ -208,10 +209,11 @@ def test_models_the_numpy_pass_does_not_know_are_measured_with_keras(tmp_path, d
 
 
 def test_pass_marks_are_the_ones_the_calibration_gives():
-    from grader_tests.calibrate import pass_marks
+    from instructor.calibrate import pass_marks
 
-    measured = pass_marks(Path(__file__).with_name("calibration.jsonl"))
-    assert {a: rule for a, (_, _, rule) in measured.items()} == {a: s.mape_threshold for a, s in SPECS.items()}
+    measured = pass_marks(Path(__file__).resolve().parents[1] / "instructor" / "calibration.jsonl")
+    assert {a: rule for a, (_, _, rule) in measured.items()} == {
+        a: entry.spec.mape_threshold for a, entry in with_mape_pass_mark().items()}
 
 
 # --- the labs' own checks ---------------------------------------------------------------------------
@@ -245,8 +247,6 @@ def teacher_forcing_model(units=5):
 
 
 def test_the_graders_inference_loop_feeds_back_its_forecasts():
-    from grader_tests.kit import teacher_forcing
-
     model = teacher_forcing_model()
     X = np.random.default_rng(0).random((4, 6, 2)).astype("float32")
     honest = teacher_forcing.forecast(model, X, 3)

@@ -1,8 +1,9 @@
-"""Tests of the tests: a whole class per quiz through real `nbgrader autograde` runs.
+"""Tests of the tests: a whole class per assignment through real `nbgrader autograde` runs.
 
-Each quiz's class (grader_tests/submissions.py: the solution in several styles, the blank
-notebook, known mistakes, broken files) is autograded once per session; the assertions below read
-those results. This is the slow part of the suite (it trains a model per submission).
+Each assignment's class (instructor/submissions.py: the solution in several styles, the blank
+notebook, known mistakes, broken files) is autograded once per session, by the xdist worker that
+runs that assignment's group; the assertions below read those results. This is the slow part of
+the suite (it trains a model per submission).
 """
 
 import csv
@@ -13,9 +14,9 @@ import subprocess
 import nbformat
 import pytest
 
-from grader_tests import classroom
-from grader_tests.classroom import ASSIGNMENTS
-from grader_tests.submissions import TESTS, VARIANTS, build, variants
+from instructor import classroom
+from instructor.classroom import NOTEBOOKS
+from instructor.submissions import TESTS, VARIANTS, build, variants
 
 pytestmark = pytest.mark.autograde
 
@@ -23,15 +24,13 @@ pytestmark = pytest.mark.autograde
 SHORT_TIMEOUT = ("--Execute.timeout=60",)
 
 
-@pytest.fixture(scope="session")
-def course(tmp_path_factory, data_dir):
-    root = classroom.make_course_copy(tmp_path_factory.mktemp("course"))
-    classroom.release(root)
-    return root
+def in_group(assignment):
+    """Run in the xdist group of `assignment`, on the worker that grades its class."""
+    return pytest.mark.xdist_group(assignment)
 
 
 @pytest.fixture(scope="session")
-def graded(course):
+def graded(course, data_dir):
     """assignment -> {student: Outcome}, autograding each quiz's class the first time it is asked for."""
     results = {}
 
@@ -53,7 +52,7 @@ def graded(course):
 
 
 def params(select):
-    return [pytest.param(v, id=f"{v.assignment}-{v.name}") for v in VARIANTS if select(v)]
+    return [pytest.param(v, id=f"{v.assignment}-{v.name}", marks=in_group(v.assignment)) for v in VARIANTS if select(v)]
 
 
 @pytest.mark.parametrize("variant", params(lambda v: v.correct))
@@ -95,15 +94,17 @@ def test_a_broken_submission_is_reported_and_the_class_still_graded(graded, vari
     assert len(graded_students) == len(outcomes) - sum(1 for v in variants(variant.assignment) if v.problem)
 
 
+@in_group("one_step_rnn_multivariate")
 def test_an_endless_cell_is_stopped_and_the_rest_graded(graded, course):
     assignment = "one_step_rnn_multivariate"
     outcome = graded(assignment)["endless_cell"]
     assert outcome.problem is None
     assert all(score == most for score, most in outcome.tests.values()), outcome.tests  # the rest still ran
-    notebook = (course / "autograded" / "endless_cell" / assignment / ASSIGNMENTS[assignment]).read_text()
+    notebook = (course / "autograded" / "endless_cell" / assignment / NOTEBOOKS[assignment]).read_text()
     assert "CellTimeoutError" in notebook or "KeyboardInterrupt" in notebook
 
 
+@in_group("one_step_rnn_multivariate")
 def test_grading_twice_gives_the_same_result(graded, course):
     assignment = "one_step_rnn_multivariate"
     first = graded(assignment)
@@ -112,6 +113,7 @@ def test_grading_twice_gives_the_same_result(graded, course):
         assert (again.score, again.tests, again.problem) == (first[student].score, first[student].tests, first[student].problem)
 
 
+@in_group("encoder_decoder")
 def test_feedback_explains_without_showing_grading_code(graded, course):
     assignment = "encoder_decoder"
     graded(assignment)
@@ -121,20 +123,25 @@ def test_feedback_explains_without_showing_grading_code(graded, course):
         assert secret not in html
 
 
-def test_grades_export_lists_every_student(graded, course, tmp_path):
-    for assignment in ASSIGNMENTS:
-        graded(assignment)
-    rows = list(csv.DictReader(classroom.export_grades(course, tmp_path / "grades.csv").open()))
-    students = {row["student_id"] for row in rows}
-    assert {v.name for v in VARIANTS} <= students, "every student, graded or not, is in the export"
-    by_key = {(row["student_id"], row["assignment"]): float(row["score"]) for row in rows}
-    for assignment in ASSIGNMENTS:  # the solution gets every autograded point (written answers wait for a TA)
-        autograded_points = sum(most for _, most in graded(assignment)["solution"].tests.values())
-        assert by_key[("solution", assignment)] == autograded_points
-    assert by_key[("truncated_file", "one_step_rnn_multivariate")] == 0.0
+def by_assignment():
+    return [pytest.param(a, marks=in_group(a)) for a in NOTEBOOKS]
 
 
-@pytest.mark.parametrize("assignment", list(ASSIGNMENTS))
+@pytest.mark.parametrize("assignment", by_assignment())
+def test_grades_export_lists_every_student(graded, course, tmp_path, assignment):
+    outcomes = graded(assignment)
+    rows = [row for row in csv.DictReader(classroom.export_grades(course, tmp_path / "grades.csv").open())
+            if row["assignment"] == assignment]
+    assert {row["student_id"] for row in rows} >= set(outcomes), "every student, graded or not, is in the export"
+    by_student = {row["student_id"]: float(row["score"]) for row in rows}
+    # the solution gets every autograded point (written answers wait for a TA); ungradable files get 0
+    assert by_student["solution"] == sum(most for _, most in outcomes["solution"].tests.values())
+    for student, outcome in outcomes.items():
+        if outcome.problem:
+            assert by_student[student] == 0.0, student
+
+
+@pytest.mark.parametrize("assignment", by_assignment())
 def test_students_validate_with_the_visible_tests_alone(course, assignment, tmp_path):
     """In a student's folder (no grading kit, no course config), `nbgrader validate` passes the
     solved notebook and names the failures of the blank one."""
@@ -143,7 +150,7 @@ def test_students_validate_with_the_visible_tests_alone(course, assignment, tmp_
     solved, blank = tmp_path / "solved.ipynb", tmp_path / "blank.ipynb"
     solution = next(v for v in VARIANTS if v.assignment == assignment and v.name == "solution")
     solved.write_bytes(build(solution, course))
-    shutil.copy(release / ASSIGNMENTS[assignment], blank)
+    shutil.copy(release / NOTEBOOKS[assignment], blank)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PATH"] = os.pathsep.join([str(classroom.VENV_BIN), env.get("PATH", "")])
 

@@ -3,10 +3,10 @@ that chooses the best configuration without looking at the test set."""
 
 import json
 
-from rnn_course import search
+from research import search
 import numpy as np
 
-from rnn_course.experiments import Config, build_model, forecast
+from research.experiments import Config, build_model, forecast
 
 TINY = {"family": "feed_forward", "grid": {"latent_dim": [3, 5]}, "runs": 1, "workers": 1,
         "fixed": {"T": 6, "horizon": 3, "epochs": 1}}

@@ -4,7 +4,7 @@ as in the tutorial's notebooks), the part spent in the student's own training an
 MAPE measurement, and the reference MAPE beside the seed's. Real `nbgrader autograde` runs in
 temporary course folders. Not a test.
 
-    python -m grader_tests.benchmark [--class-size 3] [--assignment ID]
+    python -m instructor.benchmark [--class-size 3] [--assignment ID]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 from . import classroom
-from .classroom import ASSIGNMENTS, QUIZZES
+from .classroom import CATALOGUE, NOTEBOOKS, QUIZZES
 from .submissions import VARIANTS, build
 
 # The course's given code, and what the seed's notebooks had in its place.
@@ -30,20 +30,6 @@ SEED_SETTINGS = {
     "callbacks=[earlystop], verbose=2)": "callbacks=[earlystop], verbose=1)",
     "predictions = model(test_inputs['X']": "predictions = model.predict(test_inputs['X']",
     ").numpy()\\n": ")\\n",  # the notebook file holds the JSON-escaped line ends
-}
-SEED_MAPE = {  # the seed's figures for the same models (tutorial slides and notebooks)
-    "weight_initialization": "glorot_uniform / RandomNormal: 1.5-2.0 %, Zeros: 13 %",
-    "one_step_rnn_multivariate": "1.61-3.14 % over 6 seeds (issue); tutorial's 1-layer GRU: 1.54 %",
-    "encoder_decoder": "3.96-5.08 % over 3 seeds (issue)",
-    "data_exploration": "-",
-    "arima": "4.9 % at HORIZON=24 over Nov-Dec (slides); this lab: HORIZON=3 over 30-31 Dec",
-    "one_step_ff_univariate": "1.47 %",
-    "one_step_rnn_univariate": "1.62 %",
-    "multi_step_rnn_vector_output": "3.62 %",
-    "multi_step_rnn_encoder_decoder_simple": "4.26 %",
-    "reference_one_step_rnn_multivariate": "1.54 %",
-    "reference_multivariate_ff_vector_output": "3.72 %",
-    "reference_teacher_forcing": "4.40 %",
 }
 
 
@@ -57,7 +43,7 @@ def _cell_seconds(cell) -> float:
 
 
 def _notebook_figures(root: Path, student: str, assignment: str) -> dict:
-    notebook = nbformat.read(root / "autograded" / student / assignment / ASSIGNMENTS[assignment], 4)
+    notebook = nbformat.read(root / "autograded" / student / assignment / NOTEBOOKS[assignment], 4)
     cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in notebook.cells}
     mape_cell = cells.get("test_mape", {})
     text = "".join(o.get("text", "") for o in mape_cell.get("outputs", []))
@@ -73,7 +59,7 @@ def grade_solution(settings: str, assignment: str, class_size: int) -> dict:
     `class_size` copies of it in one `nbgrader autograde ASSIGNMENT` command, as an instructor does."""
     with tempfile.TemporaryDirectory() as folder:
         root = classroom.make_course_copy(Path(folder) / "course")
-        source = root / "source" / assignment / ASSIGNMENTS[assignment]
+        source = root / "source" / assignment / NOTEBOOKS[assignment]
         if settings == "seed":
             text = source.read_text()
             if not all(course in text for course in SEED_SETTINGS):
@@ -103,11 +89,11 @@ def grade_solution(settings: str, assignment: str, class_size: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--class-size", type=int, default=3, help="submissions graded in one class run")
-    parser.add_argument("--assignment", action="append", choices=list(ASSIGNMENTS))
+    parser.add_argument("--assignment", action="append", choices=list(NOTEBOOKS))
     parser.add_argument("--labs", action="store_true", help="the labs too (default: the quizzes)")
     args = parser.parse_args()
     rows = []
-    for assignment in args.assignment or list(ASSIGNMENTS if args.labs else QUIZZES):
+    for assignment in args.assignment or list(NOTEBOOKS) if args.labs else QUIZZES:
         fast = grade_solution("course", assignment, args.class_size)
         seed = grade_solution("seed", assignment, args.class_size)
         rows.append((assignment, fast, seed))
@@ -123,7 +109,7 @@ def main() -> None:
         print(f"| {assignment} | {fast['in_class']:.1f} | {seed['in_class']:.1f} | {fast['in_class'] / seed['in_class']:.2f} | "
               f"{fast['alone']:.1f} | {seed['alone']:.1f} | {fast['alone'] / seed['alone']:.2f} | "
               f"{fast['train']:.1f} | {seed['train']:.1f} | {fast['grader_mape']:.1f} | "
-              f"{fast['mapes']} % | {seed['mapes']} % | {SEED_MAPE[assignment]} |")
+              f"{fast['mapes']} % | {seed['mapes']} % | {CATALOGUE[assignment].tutorial_mape} |")
 
 
 if __name__ == "__main__":

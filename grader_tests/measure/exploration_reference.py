@@ -2,7 +2,7 @@
 
 The notebook's kernel runs the student's code, which could patch `load_data`; the values an answer
 is compared with therefore come from a new interpreter. Run as
-``python -m grader_tests.kit.exploration``; prints one JSON line.
+``python -m grader_tests.measure.exploration_reference``; prints one JSON line.
 """
 
 from __future__ import annotations
@@ -17,17 +17,18 @@ def expected() -> dict:
 
     load = load_data()["load"]
     hourly = load.groupby(load.index.hour).mean()
+    daily = load.resample("D").mean()
     return {
-        "daily_load": load.resample("D").mean().tolist(),
-        "days": [day.strftime("%Y-%m-%d") for day in load.resample("D").mean().index],
+        "daily_load": daily.tolist(),
+        "days": [day.strftime("%Y-%m-%d") for day in daily.index],
         "hourly_profile": hourly.tolist(),
         "peak_hour": int(hourly.idxmax()),
         "weekday_profile": load.groupby(load.index.dayofweek).mean().tolist(),
     }
 
 
-def expected_in_subprocess() -> dict:
-    return fresh.json_result("exploration", timeout=120, what="load the data")
+def in_subprocess() -> dict:
+    return fresh.json_result("exploration_reference", timeout=120, what="load the data")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 """Measure the test MAPE distributions that the pass marks are chosen from.
 
-Runs each quiz's solution under many seeds, and each known mistake (grader_tests/submissions.py)
+Runs each quiz's solution under many seeds, and each known mistake (instructor/submissions.py)
 under a few, exactly as a student's notebook runs: the released notebook with the answers filled
 in and the seed of its read-only set-up cell changed; the MAPE is measured by the kit's own
 evaluation (a fresh process, test inputs built by the grader). Results are appended to a JSON-lines
 file as they come; a rerun skips what is already there.
 
-    python -m grader_tests.calibrate --seeds 20 --correct-seeds 5 --mistake-seeds 3 --out grader_tests/calibration.jsonl
-    python -m grader_tests.calibrate --summary grader_tests/calibration.jsonl
+    python -m instructor.calibrate --seeds 20 --correct-seeds 5 --mistake-seeds 3 --out instructor/calibration.jsonl
+    python -m instructor.calibrate --summary instructor/calibration.jsonl
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ import nbformat
 from nbclient import NotebookClient
 
 from .classroom import REPO
-from .kit.specs import SPECS
+from grader_tests.assignments import with_mape_pass_mark
 from .submissions import Variant, build, variants
 
 SEED_CALL = "notebook.start(seed=42)"
-MEASURE = ('import json\nfrom grader_tests.kit.evaluate import evaluate_in_subprocess\n'
-           'print("CALIBRATION", json.dumps(evaluate_in_subprocess({assignment!r}, model)))')
+MEASURE = ('import json\nfrom grader_tests.measure.model_mape import measure_in_subprocess\n'
+           'print("CALIBRATION", json.dumps(measure_in_subprocess({assignment!r}, model)))')
 # Mistakes only the calibration can make (the cells they edit are read-only for students).
+CALIBRATED = with_mape_pass_mark()  # the assignments whose MAPE pass mark comes from here
 UNSCALED = {"load_temp": ("prepare_data", "train[['load', 'temp']] = X_scaler.fit_transform(train)", "X_scaler.fit(train)"),
             "load": ("prepare_data", "train[['load']] = scaler.fit_transform(train)", "scaler.fit(train)")}
 
@@ -41,7 +42,7 @@ def trainable_variants(assignment: str) -> list:
     chosen = [v for v in variants(assignment)
               if v.problem is None and not v.blank and v.name not in ("endless_cell", "edited_readonly")]
     if assignment != "weight_initialization":
-        edit = UNSCALED["load_temp" if "temp" in SPECS[assignment].features else "load"]
+        edit = UNSCALED["load_temp" if "temp" in CALIBRATED[assignment].spec.features else "load"]
         chosen.append(Variant("unscaled_training_data", assignment, "training inputs not scaled", edits=(edit,)))
     return chosen
 
@@ -86,8 +87,8 @@ def summary(path: Path) -> str:
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     lines = ["| quiz | submission | runs | MAPE min | median | max | pass mark | passes |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for assignment in SPECS:
-        threshold = SPECS[assignment].mape_threshold
+    for assignment in CALIBRATED:
+        threshold = CALIBRATED[assignment].spec.mape_threshold
         names = dict.fromkeys(r["variant"] for r in rows if r["assignment"] == assignment)
         for name in names:
             runs = [r for r in rows if r["assignment"] == assignment and r["variant"] == name]
@@ -108,7 +109,7 @@ def pass_marks(path: Path) -> dict:
     must lie below half the best MAPE of a run that must fail."""
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     found = {}
-    for assignment in SPECS:
+    for assignment in CALIBRATED:
         known = {v.name: v for v in trainable_variants(assignment)}
         must_fail = {n for n, v in known.items() if "test_mape" in v.lost or n == "unscaled_training_data"}
         measured = [(r["mape"], r["variant"]) for r in rows
@@ -127,23 +128,23 @@ def margins(path: Path) -> str:
              "| --- | --- | --- | --- | --- |"]
     for assignment, (passing, failing, rule) in pass_marks(path).items():
         lines.append(f"| {assignment} | {passing[0]:.2%} ({passing[1]}) | {failing[0]:.2%} ({failing[1]}) | "
-                     f"{rule:.1%} | {SPECS[assignment].mape_threshold:.1%} |")
+                     f"{rule:.1%} | {CALIBRATED[assignment].spec.mape_threshold:.1%} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=REPO / "grader_tests" / "calibration.jsonl")
+    parser.add_argument("--out", type=Path, default=REPO / "instructor" / "calibration.jsonl")
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--correct-seeds", type=int, default=5, help="seeds for other correct styles")
     parser.add_argument("--mistake-seeds", type=int, default=3)
-    parser.add_argument("--assignment", action="append", choices=list(SPECS))
+    parser.add_argument("--assignment", action="append", choices=list(CALIBRATED))
     parser.add_argument("--summary", type=Path, help="print the table of a results file and stop")
     args = parser.parse_args()
     if args.summary:
         print(summary(args.summary) + "\n\n" + margins(args.summary))
         return
-    calibrate(args.out, args.seeds, args.correct_seeds, args.mistake_seeds, args.assignment or list(SPECS))
+    calibrate(args.out, args.seeds, args.correct_seeds, args.mistake_seeds, args.assignment or list(CALIBRATED))
     print(summary(args.out))
 
 

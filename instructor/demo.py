@@ -1,7 +1,7 @@
 """The instructor's whole cycle on a demo class, in this course folder:
 
 release and solutions from source/ -> the demo class's submissions -> autograde -> feedback ->
-grades exported to CSV -> a score table per student. Run with ``python -m grader_tests.demo``
+grades exported to CSV -> a score table per student. Run with ``python -m instructor.demo``
 (``make demo``). Running it again gives the same result.
 """
 
@@ -14,23 +14,9 @@ from pathlib import Path
 from rnn_course import load_data
 
 from . import classroom
-from .classroom import ASSIGNMENTS, REPO
+from .classroom import NOTEBOOKS, REPO
 from .submissions import VARIANTS, build
 
-DEMO_CLASS = {
-    "weight_initialization": ["solution", "blank", "zeros_init", "ten_hidden_units"],
-    "one_step_rnn_multivariate": ["solution", "blank", "lstm_not_gru", "twelve_hours", "truncated_file"],
-    "encoder_decoder": ["solution", "blank", "gru_not_lstm", "one_hour_horizon"],
-    "data_exploration": ["solution", "daily_sum"],
-    "arima": ["solution"],
-    "one_step_ff_univariate": ["solution", "sigmoid_hidden"],
-    "one_step_rnn_univariate": ["solution", "lstm_not_gru"],
-    "multi_step_rnn_vector_output": ["solution", "one_hour_output"],
-    "multi_step_rnn_encoder_decoder_simple": ["solution", "no_time_distributed"],
-    "reference_one_step_rnn_multivariate": ["solution", "frozen_model"],
-    "reference_multivariate_ff_vector_output": ["solution", "sigmoid_hidden"],
-    "reference_teacher_forcing": ["solution", "reads_the_future"],
-}
 PREFIX = "demo_"
 
 
@@ -42,7 +28,7 @@ def score_table(outcomes) -> str:
     """One line per student and assignment: autograded points, or why the notebook was not graded."""
     lines = [f"{'assignment':<42}{'student':<28}points", "-" * 96]
     notes = []
-    for assignment in ASSIGNMENTS:
+    for assignment in NOTEBOOKS:
         for outcome in sorted((o for o in outcomes if o.assignment == assignment), key=lambda o: o.student):
             if outcome.problem:
                 cell = "not graded (see below)"
@@ -65,7 +51,7 @@ def run(root: Path = REPO) -> list:
     print(f"[{_clock(time.monotonic() - started)}] Generating release/ and solutions/ from source/ ...", flush=True)
     classroom.release(root)
 
-    chosen = [v for v in VARIANTS if v.name in DEMO_CLASS[v.assignment]]
+    chosen = [v for v in VARIANTS if v.in_demo]
     for variant in chosen:
         classroom.submit(root, PREFIX + variant.name, variant.assignment, build(variant, root))
     print(f"[{_clock(time.monotonic() - started)}] Submitted {len(chosen)} demo notebooks to submitted/", flush=True)

@@ -2,37 +2,20 @@
 course's contract (ids, names, answer cells, read-only cells, hidden tests)."""
 
 import json
-import re
 
 import nbformat
 import pytest
 
-from grader_tests import classroom
-from grader_tests.classroom import ASSIGNMENTS, LABS, REPO
-from grader_tests.submissions import TESTS
-
-ANSWER_CELLS = {
-    "weight_initialization": {"init_choice", "zeros_explanation"},
-    "one_step_rnn_multivariate": {"hyperparameters", "model"},
-    "encoder_decoder": {"dimensions", "model"},
-    "data_exploration": {"daily_load", "profiles", "seasonality"},
-    "arima": {"walk_forward"},
-    "reference_teacher_forcing": {"model", "inference"},
-    **{lab: {"model"} for lab in LABS if lab not in ("data_exploration", "arima", "reference_teacher_forcing")},
-}
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    root = classroom.make_course_copy(tmp_path_factory.mktemp("course"))
-    classroom.release(root)
-    return root
+from grader_tests.assignments import ASSIGNMENTS
+from instructor.classroom import NOTEBOOKS, REPO
+from rnn_course import sarima
+from rnn_course.splits import TEST_START, VALID_START
 
 
 @pytest.mark.parametrize("folder", ["release", "solutions"])
 @pytest.mark.parametrize("assignment", list(ASSIGNMENTS))
-def test_committed_files_equal_what_nbgrader_generates(generated, folder, assignment):
-    committed, fresh = REPO / folder / assignment, generated / folder / assignment
+def test_committed_files_equal_what_nbgrader_generates(course, folder, assignment):
+    committed, fresh = REPO / folder / assignment, course / folder / assignment
     names = lambda root: sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())  # noqa: E731
     assert names(committed) == names(fresh), f"{committed} has other files than nbgrader generates; run `make release`"
     for name in names(fresh):
@@ -42,7 +25,7 @@ def test_committed_files_equal_what_nbgrader_generates(generated, folder, assign
 
 
 def cells_of(folder, assignment):
-    notebook = nbformat.read(REPO / folder / assignment / ASSIGNMENTS[assignment], as_version=4)
+    notebook = nbformat.read(REPO / folder / assignment / NOTEBOOKS[assignment], as_version=4)
     return {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in notebook.cells}
 
 
@@ -50,13 +33,13 @@ def cells_of(folder, assignment):
 def test_source_keeps_the_contract(assignment):
     cells = cells_of("source", assignment)
     answers = {g for g, c in cells.items() if c.metadata["nbgrader"].get("solution")}
-    assert answers == ANSWER_CELLS[assignment]
+    assert answers == set(ASSIGNMENTS[assignment].answer_cells)
     tests = {g for g, c in cells.items() if c.metadata["nbgrader"].get("grade") and c.cell_type == "code"}
-    assert tests == set(TESTS[assignment])
+    assert tests == set(ASSIGNMENTS[assignment].tests)
     for grade_id in tests:
         source = cells[grade_id].source
         hidden = source.split("### BEGIN HIDDEN TESTS", 1)[1].split("### END HIDDEN TESTS")[0].strip()
-        assert re.fullmatch(r'from grader_tests\.kit import check; check\("\w+", "\w+", globals\(\)\)', hidden), (
+        assert hidden == f'from grader_tests import check; check("{assignment}", "{grade_id[len("test_"):]}", globals())', (
             f"{grade_id}: a hidden test must be one thin call into the kit, so feedback shows no grading code")
     for grade_id, cell in cells.items():
         if grade_id not in answers:
@@ -66,11 +49,11 @@ def test_source_keeps_the_contract(assignment):
 
 @pytest.mark.parametrize("assignment", list(ASSIGNMENTS))
 def test_release_has_no_solutions_or_hidden_tests(assignment):
-    text = (REPO / "release" / assignment / ASSIGNMENTS[assignment]).read_text()
+    text = (REPO / "release" / assignment / NOTEBOOKS[assignment]).read_text()
     for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "grader_tests"):
         assert secret not in text
     released = cells_of("release", assignment)
-    for grade_id in ANSWER_CELLS[assignment]:
+    for grade_id in ASSIGNMENTS[assignment].answer_cells:
         cell = released[grade_id]
         blank = "raise NotImplementedError()" if cell.cell_type == "code" else "YOUR ANSWER HERE"
         assert blank in cell.source, f"answer cell {grade_id} should be blank in the release"
@@ -78,16 +61,35 @@ def test_release_has_no_solutions_or_hidden_tests(assignment):
 
 @pytest.mark.parametrize("assignment", list(ASSIGNMENTS))
 def test_solutions_run_without_the_grading_kit(assignment):
-    text = (REPO / "solutions" / assignment / ASSIGNMENTS[assignment]).read_text()
+    text = (REPO / "solutions" / assignment / NOTEBOOKS[assignment]).read_text()
     assert "grader_tests" not in text and "HIDDEN TESTS" not in text
     assert "### BEGIN SOLUTION" in text, "the solution marks where the answer goes"
 
 
 def test_the_demo_class_hands_in_every_assignment():
-    from grader_tests.demo import DEMO_CLASS
-    from grader_tests.submissions import variants
+    from instructor.submissions import VARIANTS
 
-    assert set(DEMO_CLASS) == set(ASSIGNMENTS)
-    for assignment, names in DEMO_CLASS.items():
-        known = {v.name for v in variants(assignment)}
-        assert "solution" in names and set(names) <= known, f"{assignment}: {set(names) - known} are not known submissions"
+    handed_in = {v.assignment for v in VARIANTS if v.in_demo}
+    assert handed_in == set(ASSIGNMENTS)
+    for assignment in ASSIGNMENTS:
+        assert any(v.in_demo and v.lost for v in VARIANTS if v.assignment == assignment) or assignment == "arima", (
+            f"the demo class should show a mistake in {assignment}")
+
+
+def _given_code(assignment) -> str:
+    notebook = nbformat.read(REPO / "source" / assignment / NOTEBOOKS[assignment], as_version=4)
+    return "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("assignment", [a for a in ASSIGNMENTS if a not in ("data_exploration", "arima")])
+def test_the_notebooks_split_dates_are_the_librarys(assignment):
+    code = _given_code(assignment)
+    assert f"valid_start_dt = '{VALID_START}'" in code and f"test_start_dt = '{TEST_START}'" in code
+
+
+def test_the_arima_notebook_uses_the_courses_model_and_spec():
+    code, spec = _given_code("arima"), ASSIGNMENTS["arima"].spec
+    for line in (f"HORIZON = {spec.horizon} ", f"WINDOW = {sarima.WINDOW} ", f"ORDER = {sarima.ORDER} ",
+                 f"SEASONAL_ORDER = {sarima.SEASONAL_ORDER} ", f"train_start_dt = '{spec.train_start}'",
+                 f"test_start_dt = '{spec.test_start}'"):
+        assert line in code, f"the ARIMA notebook should say {line.strip()!r}"

@@ -1,10 +1,10 @@
 """The tutorial's results table, reproduced: each model family at HORIZON=24 on load and temperature,
 test MAPE on November-December 2014 beside the seed's, mean and spread over seeds, wall time per row.
 
-    python -m rnn_course.results --seeds 5
-    python -m rnn_course.results --seeds 5 --config search/feed_forward.best.json   # a searched configuration
+    python -m research.results --seeds 5
+    python -m research.results --seeds 5 --config search/feed_forward.best.json   # a searched configuration
 
-ARIMA is SARIMA(4,1,0)(1,1,0,24) in walk-forward over every test hour with a 720-hour window; to
+ARIMA is the course's SARIMA (`rnn_course.sarima`) in walk-forward over every test hour; to
 fit 1,441 forecast origins in minutes it is refitted once a day (at midnight) and, at the other
 hours, extended with the hours observed since, keeping that day's parameters.
 """
@@ -18,9 +18,12 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 
-from .experiments import TEST_START, Config, mape, prepare, train
+from rnn_course import mape as mape_of
+from rnn_course import sarima
+from rnn_course.splits import TEST_START
+
+from .experiments import Config, mape, prepare, train
 
 HORIZON = 24
 SEED_TABLE = {"arima": 4.9, "feed_forward": 4.27, "rnn_vector_output": 3.67, "encoder_decoder": 3.58,
@@ -35,25 +38,21 @@ REFERENCE = {
 }
 
 
-def arima_walk_forward(energy, horizon: int = HORIZON, window: int = 720) -> float:
-    """Test MAPE of SARIMA(4,1,0)(1,1,0,24) forecasting `horizon` hours from every test hour."""
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
-
+def arima_walk_forward(energy, horizon: int = HORIZON) -> float:
+    """Test MAPE of the course's SARIMA forecasting `horizon` hours from every test hour."""
     load = energy["load"].to_numpy(dtype=float)
     first = int((energy.index < TEST_START).sum())
-    errors = []
+    forecasts, actuals = [], []
     fitted, fitted_at = None, None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for origin in range(first, len(load) - horizon + 1):
             if fitted is None or (origin - first) % 24 == 0:
-                fitted = SARIMAX(load[origin - window:origin], order=(4, 1, 0), seasonal_order=(1, 1, 0, 24)).fit(disp=False)
-                fitted_at = origin
+                fitted, fitted_at = sarima.fit(load[:origin]), origin
             current = fitted.extend(load[fitted_at:origin]) if origin > fitted_at else fitted
-            forecast = current.forecast(horizon)
-            actual = load[origin:origin + horizon]
-            errors.append(np.abs(forecast - actual) / actual)
-    return float(np.mean(errors))
+            forecasts.append(current.forecast(horizon))
+            actuals.append(load[origin:origin + horizon])
+    return mape_of(forecasts, actuals)
 
 
 def neural_row(config: Config, energy, seeds: int) -> list:
@@ -69,7 +68,7 @@ def neural_row(config: Config, energy, seeds: int) -> list:
 
 
 def main(argv=None) -> None:
-    from . import load_data
+    from rnn_course import load_data
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)

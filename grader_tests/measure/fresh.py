@@ -13,10 +13,10 @@ COURSE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(module: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
-    """`python -m grader_tests.kit.<module> ARGS`, quiet TensorFlow, the course on the path."""
+    """`python -m grader_tests.measure.<module> ARGS`, quiet TensorFlow, the course on the path."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0",
                PYTHONPATH=os.pathsep.join(filter(None, [str(COURSE_ROOT), os.environ.get("PYTHONPATH")])))
-    return subprocess.run([sys.executable, "-m", f"grader_tests.kit.{module}", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", f"grader_tests.measure.{module}", *args], capture_output=True, text=True,
                           env=env, timeout=timeout, cwd=str(COURSE_ROOT), check=False)
 
 

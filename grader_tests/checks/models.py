@@ -1,0 +1,129 @@
+"""Checks of the Keras model assignments (the quizzes and the neural-network labs): the answers a
+student sets, tensor and model shapes, layers, the initializer, and the test-period MAPE."""
+
+from __future__ import annotations
+
+from rnn_course.data import LAST_HOUR
+from rnn_course.splits import TEST_START
+
+from ..errors import Mismatch
+from ..measure import model_mape
+from ..specs import LayerSpec
+from . import Check
+from .namespace import describe_layer, io_shape, model_layers, shape, trained_model, variable
+
+
+def _layer_mismatch(layer, expected: LayerSpec) -> str | None:
+    import keras
+
+    inner = layer
+    if expected.wrapped is not None:
+        if not isinstance(layer, keras.layers.TimeDistributed):
+            return f"should be TimeDistributed({expected.wrapped}(...))"
+        inner = layer.layer
+        kind = expected.wrapped
+    else:
+        kind = expected.kind
+    if type(inner).__name__ != kind:
+        return f"should be a {kind} layer"
+    if expected.units is not None and getattr(inner, "units", None) != expected.units:
+        return f"should have {expected.units} units"
+    if expected.repeat is not None and getattr(inner, "n", None) != expected.repeat:
+        return f"should repeat its input {expected.repeat} times"
+    if expected.return_sequences is not None and bool(getattr(inner, "return_sequences", False)) != expected.return_sequences:
+        return f"should {'' if expected.return_sequences else 'not '}return sequences"
+    if expected.activation is not None and inner.activation.__name__ != expected.activation:
+        return f"should use activation '{expected.activation}'"
+    if expected.recurrent_activation is not None and inner.recurrent_activation.__name__ != expected.recurrent_activation:
+        return f"should use recurrent_activation '{expected.recurrent_activation}'"
+    return None
+
+
+def check_answers(assignment, namespace):
+    """The hyperparameters or dimensions the student sets."""
+    wrong = []
+    for name, expected in assignment.spec.answers.items():
+        found = variable(namespace, name)
+        if found != expected:
+            wrong.append(f"{name} should be {expected!r}, found {found!r}")
+    if wrong:
+        raise Mismatch("; ".join(wrong))
+
+
+def check_shapes(assignment, namespace):
+    """Shapes of the prepared tensors and of the model's input and output."""
+    spec, wrong = assignment.spec, []
+    for name, expected in spec.data_shapes.items():
+        found = shape(variable(namespace, name))
+        if found != expected:
+            wrong.append(f"{name} should have shape {expected}, found {found}")
+    model = trained_model(namespace)
+    found_in, found_out = io_shape(model.input_shape), io_shape(model.output_shape)
+    if found_in != spec.input_shape:
+        wrong.append(f"the model's input shape should be {spec.input_shape}, found {found_in}")
+    if found_out != spec.output_shape:
+        wrong.append(f"the model's output shape should be {spec.output_shape}, found {found_out}")
+    if wrong:
+        raise Mismatch("; ".join(wrong))
+
+
+def check_layers(assignment, namespace):
+    """Layer types and order, units, return_sequences, activations, parameter count."""
+    spec = assignment.spec
+    model = trained_model(namespace)
+    layers = model_layers(model)
+    expected_text = ", ".join(e.text() for e in spec.layers)
+    found_text = ", ".join(describe_layer(layer) for layer in layers)
+    if len(layers) != len(spec.layers):
+        raise Mismatch(f"the model should have {len(spec.layers)} layers: {expected_text}; "
+                       f"yours has {len(layers)}: {found_text}")
+    for position, (layer, expected) in enumerate(zip(layers, spec.layers), start=1):
+        problem = _layer_mismatch(layer, expected)
+        if problem:
+            raise Mismatch(f"layer {position} {problem}: expected {expected.text()}, "
+                           f"found {describe_layer(layer)}. Expected model: {expected_text}")
+    params = model.count_params()
+    if params != spec.parameters:
+        raise Mismatch(f"the model should have {spec.parameters} parameters, found {params}")
+
+
+def check_initializer(assignment, namespace):
+    """`init` is a non-constant initializer, used as kernel and bias initializer of the hidden layer."""
+    import keras
+
+    init = variable(namespace, "init")
+    try:
+        init = keras.initializers.get(init)
+    except Exception:
+        raise Mismatch(f"`init` should be a Keras initializer such as glorot_uniform(); found {init!r}") from None
+    if isinstance(init, (keras.initializers.Zeros, keras.initializers.Ones, keras.initializers.Constant)):
+        raise Mismatch(f"`init` is {type(init).__name__}(): every hidden unit then starts with the same "
+                       "weights and the network cannot learn; choose an initializer that draws random weights")
+    hidden = model_layers(trained_model(namespace))[0]
+    for role in ("kernel", "bias"):
+        used = getattr(hidden, f"{role}_initializer", None)
+        if type(used) is not type(init) or used.get_config() != init.get_config():
+            raise Mismatch(f"the hidden layer's {role}_initializer should be `init` "
+                           f"({type(init).__name__}); found {type(used).__name__}. "
+                           f"Pass {role}_initializer=init to the first Dense layer")
+
+
+def check_mape(assignment, namespace):
+    """Test-period MAPE, measured in a fresh process from the model's own predictions."""
+    threshold = assignment.spec.mape_threshold
+    result = model_mape.measure_in_subprocess(assignment.id, trained_model(namespace))
+    if "error" in result:
+        raise Mismatch(result["error"])
+    found = result["mape"]
+    if not found < threshold:
+        raise Mismatch(f"the model's MAPE on the test period ({TEST_START:%Y-%m-%d} to {LAST_HOUR:%Y-%m-%d}) is {found:.2%}; "
+                       f"a correctly built and trained model scores below {threshold:.1%}")
+    print(f"MAPE on the test period: {found:.2%} (pass mark: below {threshold:.1%})")
+
+
+SHAPES = Check("Tensor and model shapes", check_shapes)
+LAYERS = Check("Model layers", check_layers)
+MAPE = Check("Forecast accuracy (MAPE)", check_mape)
+HYPERPARAMETERS = Check("Hyperparameters", check_answers)
+DIMENSIONS = Check("Dimensions", check_answers)
+INITIALIZER = Check("Weight initializer", check_initializer)
