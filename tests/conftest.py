@@ -36,3 +36,14 @@ def course(tmp_path_factory):
     root = classroom.make_course_copy(tmp_path_factory.mktemp("course"))
     classroom.release(root)
     return root
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Under `--dist loadgroup` a worker must see each grouped test's group in its id; if not (a
+    pytest and pytest-xdist that do not fit together), every worker would grade every class."""
+    if getattr(config.option, "loadgroup", False):
+        lost = [item.nodeid for item in items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+        if lost:
+            raise pytest.UsageError(f"pytest-xdist did not group {len(lost)} tests (e.g. {lost[0]}); "
+                                    "install the versions pinned in pyproject.toml")

@@ -1,22 +1,16 @@
 """The ARIMA lab's reference: walk-forward forecasts at the spec's checked origins and the test
 loads, computed in a fresh process from the data the grader loads (the student's kernel could patch
-`load_data`). Run as ``python -m grader_tests.measure.arima_reference ASSIGNMENT``; prints one JSON line.
+`load_data`). Run as ``python -m grader_tests.measure arima_reference ASSIGNMENT``; prints one JSON line.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-
 from . import fresh
 
 
-def reference(assignment_id: str) -> dict:
+def reference(spec) -> dict:
     from rnn_course import load_data, sarima
 
-    from ..assignments import ASSIGNMENTS
-
-    spec = ASSIGNMENTS[assignment_id].spec
     load = load_data()["load"]
     load = load[load.index >= spec.train_start]
     n_train = int((load.index < spec.test_start).sum())
@@ -31,6 +25,3 @@ def reference(assignment_id: str) -> dict:
 def in_subprocess(assignment_id: str) -> dict:
     return fresh.json_result("arima_reference", assignment_id, timeout=300, what="compute its reference")
 
-
-if __name__ == "__main__":
-    print(json.dumps(reference(sys.argv[1])))

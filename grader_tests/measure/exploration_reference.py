@@ -2,12 +2,10 @@
 
 The notebook's kernel runs the student's code, which could patch `load_data`; the values an answer
 is compared with therefore come from a new interpreter. Run as
-``python -m grader_tests.measure.exploration_reference``; prints one JSON line.
+``python -m grader_tests.measure exploration_reference``; prints one JSON line.
 """
 
 from __future__ import annotations
-
-import json
 
 from . import fresh
 
@@ -30,6 +28,3 @@ def expected() -> dict:
 def in_subprocess() -> dict:
     return fresh.json_result("exploration_reference", timeout=120, what="load the data")
 
-
-if __name__ == "__main__":
-    print(json.dumps(expected()))

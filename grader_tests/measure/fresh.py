@@ -12,17 +12,17 @@ from pathlib import Path
 COURSE_ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(module: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
-    """`python -m grader_tests.measure.<module> ARGS`, quiet TensorFlow, the course on the path."""
+def run(measurement: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """`python -m grader_tests.measure MEASUREMENT ARGS`, quiet TensorFlow, the course on the path."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0",
                PYTHONPATH=os.pathsep.join(filter(None, [str(COURSE_ROOT), os.environ.get("PYTHONPATH")])))
-    return subprocess.run([sys.executable, "-m", f"grader_tests.measure.{module}", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "grader_tests.measure", measurement, *args], capture_output=True, text=True,
                           env=env, timeout=timeout, cwd=str(COURSE_ROOT), check=False)
 
 
-def json_result(module: str, *args: str, timeout: float, what: str) -> dict:
-    """The JSON line a module prints last; RuntimeError naming `what` failed if it printed none."""
-    done = run(module, *args, timeout=timeout)
+def json_result(measurement: str, *args: str, timeout: float, what: str) -> dict:
+    """The JSON line a measurement prints last; RuntimeError naming `what` failed if it printed none."""
+    done = run(measurement, *args, timeout=timeout)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"the grader could not {what}: {(done.stderr.strip().splitlines() or ['no output'])[-1]}")

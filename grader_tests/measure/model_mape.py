@@ -7,15 +7,13 @@ Keras layers, loads the data itself, builds the test inputs itself, predicts and
 The forward pass runs in numpy (`forward.py`) so that the process need not import TensorFlow;
 models it does not know are loaded with Keras instead.
 
-Run as ``python -m grader_tests.measure.model_mape ASSIGNMENT MODEL.keras``; prints one JSON line.
+Run as ``python -m grader_tests.measure model_mape ASSIGNMENT MODEL.keras``; prints one JSON line.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 import tempfile
 
 from . import forward, fresh
@@ -108,14 +106,12 @@ def predictions_and_targets(spec, model_path: str):
     return predictions, target, load_scale, T
 
 
-def measure(assignment_id: str, model_path: str) -> dict:
+def measure(spec, model_path: str) -> dict:
+    """{"mape", "samples", "T"} of the saved model on the test period, or {"error": ...}."""
     import numpy as np
 
     from rnn_course import mape
 
-    from ..assignments import ASSIGNMENTS
-
-    spec = ASSIGNMENTS[assignment_id].spec
     try:
         predictions, target, load_scale, T = predictions_and_targets(spec, model_path)
     except GradingError as error:
@@ -129,7 +125,3 @@ def measure(assignment_id: str, model_path: str) -> dict:
         return {"error": "the model's predictions are not finite numbers (NaN or infinity)"}
     return {"mape": value, "samples": int(len(predictions)), "T": int(T)}
 
-
-if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    print(json.dumps(measure(sys.argv[1], sys.argv[2])))
