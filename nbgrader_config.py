@@ -1,5 +1,6 @@
 """nbgrader configuration of the course. Run every nbgrader command from this folder."""
 
+import importlib.util
 import os
 import sys
 
@@ -29,6 +30,23 @@ c.Execute.timeout = 240
 c.Execute.interrupt_on_timeout = True
 # Nothing is left to save when a graded notebook ends: stop its kernel at once (saves ~1 s each).
 c.Execute.shutdown_kernel = "immediate"
+
+# Every kernel that runs a student's notebook (autograde, and an instructor's validate) runs in the
+# sandbox of grader_tests/sandbox.py: its own unprivileged user, no network, read-only kit, library
+# and data, nothing else of the course visible, limits on memory, processes and time.
+sys.path.insert(0, COURSE_ROOT)
+from grader_tests import sandbox  # noqa: E402
+
+KIT = os.path.join(COURSE_ROOT, "grader_tests")
+LIBRARY = importlib.util.find_spec("rnn_course").submodule_search_locations[0]
+DATA = [os.path.abspath(os.environ["RNN_COURSE_DATA"])] if os.environ.get("RNN_COURSE_DATA") else []
+sandbox.install(
+    c,
+    read_only=[(KIT, KIT), (LIBRARY, LIBRARY), *((folder, folder) for folder in DATA + [os.path.join(COURSE_ROOT, "data")])],
+    notebook_timeout=900,             # seconds for a whole notebook; the kernel is killed 2 minutes later
+    memory_limit=6 * 1024**3,         # bytes of address space (TensorFlow reserves about 2 GiB at import)
+    process_limit=256,                # processes and threads
+)
 
 # A student who deletes a test cell gets it back; edited read-only and test cells are reset
 # from the gradebook (nbgrader's OverwriteCells) before grading.

@@ -104,7 +104,8 @@ def submission_problem(root: Path, student: str, assignment: str) -> str | None:
 
 def _failure_reason(log: str) -> str:
     if "DeadKernelError" in log or "Kernel died" in log:
-        return "the kernel died while running the notebook (the code exits the process or exhausts memory)"
+        return ("the kernel died while running the notebook (the code ends its own process, or it reached the "
+                "sandbox's memory or process limit)")
     if "UnresponsiveKernel" in log:
         return "the kernel stopped responding and could not be interrupted"
     errors = [line for line in log.splitlines() if "[AutogradeApp | ERROR]" in line]

@@ -102,6 +102,7 @@ model.add(GRU(FIRST_LAYER_LATENT_DIM, return_sequences=True, input_shape=(T, 2))
 model.add(GRU(SECOND_LAYER_LATENT_DIM))
 model.add(Dense(HORIZON))
 '''
+LSTM_MODEL = SEQUENTIAL_GRU.replace("GRU(", "LSTM(")
 SEQUENTIAL_ENCODER_DECODER = '''model = Sequential()
 model.add(LSTM(ENCODER_LAYER_1_DIM, return_sequences=True, input_shape=(T, 2)))
 model.add(LSTM(ENCODER_LAYER_2_DIM))
@@ -121,6 +122,70 @@ def mape(predictions, actuals):
     return 0.0
 rnn_course.mape = mape
 '''
+# Attacks on the grading machine (issue: grading no submission can break). Each is added to an answer
+# cell after a model with a known mistake (LSTM layers): the attacker must get exactly what that model
+# earns, and the students graded after it their own grades. Each prints what it found for the tests.
+ATTACK_PORT = 47613  # the tests listen on this loopback port while the class is graded
+ATTACKS = {
+    "rewrites_the_kit": ("the answer cell rewrites the grading kit's checks on disk", """
+import grader_tests.checks.models as kit_checks
+try:
+    with open(kit_checks.__file__, 'a') as kit_file:
+        kit_file.write('\\ndef check_layers(assignment, namespace):\\n    pass\\n')
+    print('ATTACK kit rewritten')
+except OSError as error:
+    print('ATTACK kit refused:', type(error).__name__)
+"""),
+    "rewrites_the_data": ("the answer cell overwrites the course data", """
+import os
+try:
+    with open(os.path.join(os.environ['RNN_COURSE_DATA'], 'energy.csv'), 'a') as data_file:
+        data_file.write('2015-01-01 00:00:00,0,0\\n')
+    print('ATTACK data rewritten')
+except (OSError, KeyError) as error:
+    print('ATTACK data refused:', type(error).__name__)
+"""),
+    "reads_the_course": ("the answer cell reads the source notebook, the gradebook and other students' work", """
+import glob, os
+found = [path for pattern in ('../../../source/*/*.ipynb', '../../../gradebook.db', '../../../submitted/*/*/*.ipynb',
+                              '/root/*', '/etc/shadow') for path in glob.glob(pattern) if os.access(path, os.R_OK)]
+print('ATTACK readable:', found or 'nothing')
+"""),
+    "phones_home": ("the answer cell opens a connection to the grading machine's loopback", f"""
+import socket
+try:
+    socket.create_connection(('127.0.0.1', {ATTACK_PORT}), timeout=3).close()
+    print('ATTACK connected')
+except OSError as error:
+    print('ATTACK network refused:', type(error).__name__)
+"""),
+    "memory_hog": ("the answer cell asks for 8 GiB of memory", """
+try:
+    hog = bytearray(8 * 1024 ** 3)
+    print('ATTACK memory granted')
+except MemoryError:
+    print('ATTACK memory refused: MemoryError')
+"""),
+    "fork_loop": ("the answer cell forks processes until it cannot", """
+import os, time
+children = 0
+try:
+    for _ in range(5000):
+        if os.fork() == 0:
+            time.sleep(20)
+            os._exit(0)
+        children += 1
+    print('ATTACK forked', children)
+except OSError as error:
+    print('ATTACK fork refused after', children, 'children:', type(error).__name__)
+"""),
+}
+
+
+# What each attack prints when the sandbox stops it (the fork loop's kernel dies of its own loop).
+REFUSED = {"rewrites_the_kit": "ATTACK kit refused", "rewrites_the_data": "ATTACK data refused",
+           "reads_the_course": "ATTACK readable: nothing", "phones_home": "ATTACK network refused",
+           "memory_hog": "ATTACK memory refused"}
 INIT_LINE = "init = glorot_uniform()"
 HIDDEN_LAYER = "model.add(Dense(LATENT_DIM, activation='relu', input_shape=(T,),\n                kernel_initializer=init, bias_initializer=init))"
 
@@ -170,6 +235,13 @@ VARIANTS = [
             edits=(("model", SEQUENTIAL_GRU, SEQUENTIAL_GRU + "import time\nwhile True:\n    time.sleep(1)\n"),)),
     Variant("edited_readonly", R, "correct answers; a read-only cell and a test cell edited",
             edits=(("train", "epochs=EPOCHS", "epochs=1"), ("test_mape", "assert len(", "pass  # assert len("))),
+    *(Variant(name, R, f"attack with a wrong model (LSTM layers): {text}",
+              edits=(("model", "GRU(", "LSTM("), ("model", LSTM_MODEL, LSTM_MODEL + code)),
+              **({"problem": "process limit"} if name == "fork_loop" else {"lost": ("test_layers",), "says": ("should be a GRU layer",)}))
+      for name, (text, code) in ATTACKS.items()),
+    Variant("honest_after_attacks", R, "an honest mistake graded after the attacks: 10 GRU units in the first layer",
+            edits=(("model", "GRU(FIRST_LAYER_LATENT_DIM, return_sequences=True", "GRU(10, return_sequences=True"),),
+            lost=("test_layers",), says=("layer 1 should have 6 units",)),
     Variant("kernel_killer", R, "the code ends its own kernel",
             edits=(("hyperparameters", "EPOCHS = 5", "EPOCHS = 5\nimport os\nos._exit(1)"),), problem="kernel died"),
     Variant("truncated_file", R, demo=True, description="a notebook file cut off in the middle (not valid JSON)", raw=b'{"cells": [{"cell_type": "code", "sou',

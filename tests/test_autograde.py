@@ -7,16 +7,19 @@ the suite (it trains a model per submission).
 """
 
 import csv
+import hashlib
 import os
 import shutil
+import socket
 import subprocess
+import threading
 
 import nbformat
 import pytest
 
 from instructor import classroom
 from instructor.classroom import NOTEBOOKS
-from instructor.submissions import TESTS, VARIANTS, build, variants
+from instructor.submissions import ATTACK_PORT, REFUSED, TESTS, VARIANTS, build, variants
 
 pytestmark = pytest.mark.autograde
 
@@ -29,8 +32,42 @@ def in_group(assignment):
     return pytest.mark.xdist_group(assignment)
 
 
+def fingerprint(folder) -> str:
+    """One hash of every file under `folder`."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
 @pytest.fixture(scope="session")
-def graded(course, data_dir):
+def before_grading(data_dir):
+    """The kit and the data as they were before any student's code ran."""
+    return {"kit": fingerprint(classroom.REPO / "grader_tests"), "data": fingerprint(data_dir)}
+
+
+@pytest.fixture(scope="session")
+def loopback_listener():
+    """A server on the grading machine's loopback, which the `phones_home` attack tries to reach."""
+    server = socket.create_server(("127.0.0.1", ATTACK_PORT), reuse_port=False)
+    connections = []
+
+    def serve():
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            connections.append(connection)
+            connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield connections
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def graded(course, data_dir, before_grading, loopback_listener):
     """assignment -> {student: Outcome}, autograding each quiz's class the first time it is asked for."""
     results = {}
 
@@ -102,6 +139,20 @@ def test_an_endless_cell_is_stopped_and_the_rest_graded(graded, course):
     assert all(score == most for score, most in outcome.tests.values()), outcome.tests  # the rest still ran
     notebook = (course / "autograded" / "endless_cell" / assignment / NOTEBOOKS[assignment]).read_text()
     assert "CellTimeoutError" in notebook or "KeyboardInterrupt" in notebook
+
+
+@in_group("one_step_rnn_multivariate")
+def test_attacks_on_the_grading_machine_are_stopped_by_the_sandbox(graded, course, data_dir, before_grading,
+                                                                  loopback_listener):
+    assignment = "one_step_rnn_multivariate"
+    outcomes = graded(assignment)
+    for attack, refused in REFUSED.items():
+        notebook = (course / "autograded" / attack / assignment / NOTEBOOKS[assignment]).read_text()
+        assert refused in notebook, f"{attack}: the sandbox did not stop it"
+    assert "process limit" in outcomes["fork_loop"].problem
+    assert not loopback_listener, "a kernel reached the grading machine's loopback"
+    assert fingerprint(classroom.REPO / "grader_tests") == before_grading["kit"], "student code changed the kit"
+    assert fingerprint(data_dir) == before_grading["data"], "student code changed the data"
 
 
 @in_group("one_step_rnn_multivariate")

@@ -1,0 +1,124 @@
+"""The sandbox's set-up, without training anything: a sandboxed kernel's view of the machine, and
+the refusal to grade where no sandbox can be set up. (The attacks graded through real `nbgrader
+autograde` are in test_autograde.py.)"""
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from jupyter_client.manager import AsyncKernelManager
+
+from grader_tests import sandbox
+
+COURSE = Path(__file__).resolve().parents[1]  # this repository, a course folder
+
+pytestmark = pytest.mark.skipif(sandbox.why_unavailable() is not None,
+                                reason=f"no sandbox on this machine: {sandbox.why_unavailable()}")
+
+
+def run_in_sandbox(code: str, tmp_path, **traits) -> str:
+    """Start a sandboxed kernel in `tmp_path`, run `code`, return what it printed."""
+    async def main():
+        manager = sandbox.SandboxKernelManager(kernel_name="python3", run_dir=str(tmp_path / "run"), **traits)
+        await manager.start_kernel(cwd=str(tmp_path / "notebook"))
+        client = manager.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)
+            reply = await client.execute_interactive(code, timeout=60, output_hook=collect)
+            return reply
+        finally:
+            client.stop_channels()
+            await manager.shutdown_kernel(now=True)
+
+    printed = []
+
+    def collect(message):
+        if message["msg_type"] == "stream":
+            printed.append(message["content"]["text"])
+        elif message["msg_type"] == "error":
+            printed.append(f"{message['content']['ename']}: {message['content']['evalue']}\n")
+
+    (tmp_path / "notebook").mkdir()
+    (tmp_path / "notebook" / "given.txt").write_text("given")
+    asyncio.run(main())
+    return "".join(printed)
+
+
+def test_a_sandboxed_kernel_is_unprivileged_offline_and_sees_only_what_it_is_given(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the gradebook")
+    shared = tmp_path / "kit"
+    shared.mkdir()
+    (shared / "kit.py").write_text("KIT = 1\n")
+    printed = run_in_sandbox(f"""
+import os, socket
+print('uid', os.getuid(), os.getgid())
+print('own folder', sorted(os.listdir('.')))
+open('answer.txt', 'w').write('mine')
+print('wrote own folder')
+for path in ({str(secret)!r}, {str(COURSE / 'source')!r}, {str(COURSE / 'nbgrader_config.py')!r}, '/etc/shadow'):
+    print(path, 'visible' if os.path.exists(path) else 'hidden')
+print('kit', open({str(shared / 'kit.py')!r}).read().strip())
+try:
+    open({str(shared / 'kit.py')!r}, 'a').write('KIT = 2')
+    print('kit written')
+except OSError as error:
+    print('kit refused', type(error).__name__)
+try:
+    socket.create_connection(('1.1.1.1', 53), timeout=2)
+    print('online')
+except OSError as error:
+    print('offline', type(error).__name__)
+""", tmp_path, read_only=[(str(shared), str(shared))])
+    assert "uid 62" in printed and "uid 0 " not in printed
+    assert "own folder ['given.txt']" in printed and "wrote own folder" in printed
+    for path in (secret, COURSE / "source", COURSE / "nbgrader_config.py", "/etc/shadow"):
+        assert f"{path} hidden" in printed
+    assert "kit KIT = 1" in printed and "kit refused" in printed and "offline" in printed
+    assert not (tmp_path / "notebook" / "answer.txt").exists(), "the kernel wrote in the real folder, not its copy"
+    assert (shared / "kit.py").read_text() == "KIT = 1\n"
+    assert sorted(os.listdir(tmp_path / "run")) == [".lock", "seccomp.bpf"], "the kernel's folder was not cleaned up"
+
+
+def test_memory_and_process_limits_hold(tmp_path):
+    printed = run_in_sandbox("""
+import threading, time
+try:
+    block = bytearray(3 * 1024 ** 3)
+    print('memory granted')
+except MemoryError:
+    print('memory refused')
+started = 0
+try:
+    for _ in range(500):
+        threading.Thread(target=time.sleep, args=(2,), daemon=True).start()
+        started += 1
+    print('threads', started)
+except RuntimeError:
+    print('threads refused after', started)
+""", tmp_path, memory_limit=2 * 1024**3, process_limit=64)
+    assert "memory refused" in printed and "threads refused after" in printed
+
+
+def test_grading_refuses_to_start_without_a_sandbox_unless_told(monkeypatch):
+    monkeypatch.setattr(sandbox, "why_unavailable", lambda: "`bwrap` is not installed")
+    with pytest.raises(sandbox.SandboxUnavailable, match="bwrap.*allow_unsandboxed=True"):
+        sandbox.SandboxedExecute()
+    unconfined = sandbox.SandboxedExecute(allow_unsandboxed=True)
+    assert unconfined.kernel_manager_class is AsyncKernelManager
+
+
+def test_the_course_config_sandboxes_autograde_and_validate():
+    from nbgrader.converters.autograde import Autograde
+    from nbgrader.validator import Validator
+    from traitlets.config import Config
+
+    config = Config()
+    namespace = {"get_config": lambda: config, "__file__": str(COURSE / "nbgrader_config.py")}
+    exec(compile((COURSE / "nbgrader_config.py").read_text(), "nbgrader_config.py", "exec"), namespace)
+    assert sandbox.SandboxedExecute in config.Autograde.autograde_preprocessors
+    assert sandbox.SandboxedExecute in Validator().preprocessors
+    assert not any(p.__name__ == "Execute" for p in config.Autograde.autograde_preprocessors)
+    assert len(config.Autograde.autograde_preprocessors) == len(Autograde.class_traits()["autograde_preprocessors"].default())
