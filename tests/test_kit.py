@@ -259,3 +259,63 @@ def test_the_graders_inference_loop_feeds_back_its_forecasts():
     assert not np.allclose(teacher_forcing.teacher_forced(model, X, future), honest, atol=1e-4)
     assert "2 GRU layers" in failure("reference_teacher_forcing", "layers", {"model": feed_forward()})
     assert "decoder GRU 1 load per step" in failure("reference_teacher_forcing", "layers", {"model": gru_sequential()})
+
+
+# --- what the numpy pass does not reproduce goes to Keras, or is refused with a reason --------------
+
+def _initial_state_model():
+    inputs = keras.Input(shape=(6, 2))
+    projected = Dense(3)(inputs)
+    return keras.Model(inputs, Dense(1)(GRU(3)(projected, initial_state=projected[:, 0, :])))
+
+
+def _quantized_model():
+    model = Sequential([keras.Input(shape=(6, 2)), Flatten(), Dense(4), Dense(1)])
+    model.quantize("int8")
+    return model
+
+
+@keras.saving.register_keras_serializable(package="student")
+class CountingGRU(GRU):
+    """A subclass of a built-in layer: same config keys, other behaviour."""
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        return super().call(sequences * 2.0, initial_state=initial_state, mask=mask, training=training)
+
+
+@pytest.mark.parametrize("make", [
+    _initial_state_model,
+    lambda: Sequential([keras.Input(shape=(6, 2)), GRU(4), Dense(1, dtype="float16")]),
+    _quantized_model,
+    lambda: Sequential([keras.Input(shape=(6, 2)), Flatten(data_format="channels_first"), Dense(1)]),
+    lambda: Sequential([keras.Input(shape=(6, 2)), CountingGRU(4), Dense(1)]),
+], ids=["initial_state", "float16_policy", "int8_quantized", "flatten_channels_first", "subclassed_layer"])
+def test_models_the_numpy_pass_would_get_wrong_go_to_keras(make, tmp_path):
+    model = make()
+    path = tmp_path / "model.keras"
+    keras.saving.save_model(model, path)
+    with pytest.raises(forward.Unsupported):
+        forward.predict(path, np.zeros((2, 6, 2), np.float32))
+    result = evaluate_in_subprocess(R, model)
+    if "error" in result:  # the grader's process cannot rebuild a layer the student's kernel defined
+        assert "could not be rebuilt from standard Keras layers" in result["error"]
+    else:
+        assert result["samples"] == 1_458 and np.isfinite(result["mape"])
+
+
+def test_weights_that_do_not_match_their_configuration_are_refused(tmp_path):
+    import json
+    import zipfile
+
+    path, forged = tmp_path / "model.keras", tmp_path / "forged.keras"
+    keras.saving.save_model(gru_sequential(), path)
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(forged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                config["config"]["layers"][-1]["config"]["units"] = 2  # the stored kernel is (4, 1)
+                data = json.dumps(config).encode()
+            target.writestr(item, data)
+    with pytest.raises(forward.Unsupported, match="weights of shapes"):
+        forward.predict(forged, np.zeros((2, 6, 2), np.float32))

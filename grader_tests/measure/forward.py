@@ -29,6 +29,26 @@ ACTIVATIONS = {
     "hard_sigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1),
 }
 RNN_OPTIONS_SUPPORTED = {"go_backwards": False, "stateful": False, "return_state": False, "use_bias": True}
+CLASS_NAMES = {"Dense", "GRU", "LSTM", "RepeatVector", "Flatten", "Dropout", "TimeDistributed"}
+
+
+def _require_plain_layer(layer):
+    """A built-in Keras layer computing in float32, not quantized, without LoRA: what this module
+    reproduces. Anything else (a subclass of a built-in, mixed precision, int8) goes to Keras."""
+    config = layer["config"]
+    kind = layer["class_name"]
+    if kind not in CLASS_NAMES or layer.get("module") != "keras.layers" or layer.get("registered_name") not in (None, kind):
+        raise Unsupported(f"layer {layer.get('registered_name') or kind} of module {layer.get('module')}")
+    dtype = config.get("dtype")
+    name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
+    if name not in (None, "float32") or (isinstance(dtype, dict) and dtype.get("class_name") != "DTypePolicy"):
+        raise Unsupported(f"dtype policy {name!r} of layer {config.get('name')}")
+    if config.get("quantization_config") or config.get("lora_rank"):
+        raise Unsupported(f"quantized or LoRA layer {config.get('name')}")
+    if kind == "Flatten" and config.get("data_format", "channels_last") != "channels_last":
+        raise Unsupported(f"Flatten with data_format={config.get('data_format')!r}")
+    if kind == "TimeDistributed":
+        _require_plain_layer(config["layer"])
 
 
 def _activation(config, key):
@@ -51,6 +71,8 @@ def load(path):
     if config["class_name"] == "Functional":
         _require_chain(config["config"])
     layers = [layer for layer in layers if layer["class_name"] != "InputLayer"]
+    for layer in layers:
+        _require_plain_layer(layer)
     weights = {}
     for layer, stored in zip(layers, _storage_names(layers)):
         group = weights_file["layers"].get(stored)
@@ -82,6 +104,8 @@ def _require_chain(config):
             if previous is not None:
                 raise Unsupported("more than one input")
         else:
+            if len(nodes) == 1 and "__keras_tensor__" in json.dumps(nodes[0].get("kwargs", {})):
+                raise Unsupported("a layer called with other tensors as keyword arguments (initial_state=, mask=)")
             args = nodes[0].get("args", []) if len(nodes) == 1 else []
             history = args[0].get("config", {}).get("keras_history", [None]) if len(args) == 1 and isinstance(args[0], dict) else [None]
             if history[0] != previous:
@@ -98,8 +122,17 @@ def _vars(weights, prefix):
     return [weights[k] for k in found]
 
 
+def _require_shapes(kind, found, expected):
+    """The stored weights have the shapes the layer's configuration implies."""
+    shapes = [tuple(w.shape) for w in found]
+    if shapes != [tuple(e) for e in expected]:
+        raise Unsupported(f"{kind} weights of shapes {shapes}, not the {expected} its configuration implies")
+
+
 def _dense(config, weights, x, prefix=""):
     variables = _vars(weights, prefix)
+    units, use_bias = config["units"], config.get("use_bias", True)
+    _require_shapes("Dense", variables, [(x.shape[-1], units)] + ([(units,)] if use_bias else []))
     y = x @ variables[0]
     if config.get("use_bias", True):
         y = y + variables[1]
@@ -110,9 +143,13 @@ def _recurrent(kind, config, weights, x):
     for option, value in RNN_OPTIONS_SUPPORTED.items():
         if config.get(option, value) != value:
             raise Unsupported(f"{kind} with {option}={config.get(option)}")
-    kernel, recurrent, bias = _vars(weights, "cell/")
-    act, rec_act = _activation(config, "activation"), _activation(config, "recurrent_activation")
+    variables = _vars(weights, "cell/")
     units = config["units"]
+    gates = 4 if kind == "LSTM" else 3
+    bias_shape = (2, 3 * units) if kind == "GRU" and config.get("reset_after", True) else (gates * units,)
+    _require_shapes(kind, variables, [(x.shape[-1], gates * units), (units, gates * units), bias_shape])
+    kernel, recurrent, bias = variables
+    act, rec_act = _activation(config, "activation"), _activation(config, "recurrent_activation")
     h = np.zeros((x.shape[0], units), np.float32)
     c = np.zeros_like(h)
     outputs = []
