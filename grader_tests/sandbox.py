@@ -17,8 +17,8 @@ The kernel talks to nbclient over ZeroMQ's ipc transport: unix sockets in its ow
 both sides see at the same path (a new network namespace cannot reach the grader's loopback).
 
 Where the sandbox cannot be set up (no bwrap, not root, not Linux), grading refuses to start unless
-the instructor passes ``--SandboxedExecute.allow_unsandboxed=True``, and then says it graded
-without one.
+the instructor passes ``--SandboxedExecute.sandbox=False``, and then warns that it grades without
+one (the same option grades unconfined anywhere, for a comparison of costs).
 """
 
 from __future__ import annotations
@@ -265,20 +265,19 @@ class SandboxedExecute(Execute):
     the configuration: hence a subclass, put in place by `install`."""
 
     notebook_timeout = Integer(0, config=True, help="seconds for all cells together (0: no budget)")
-    allow_unsandboxed = Bool(False, config=True,
-                             help="grade even where the sandbox cannot be set up (kernels then run unconfined)")
+    sandbox = Bool(True, config=True, help="run kernels in the sandbox; False runs students' code with your rights")
 
     def __init__(self, *args, **kwargs):
-        problem = why_unavailable()
-        if problem is None:
-            kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
         super().__init__(*args, **kwargs)
-        if problem is not None:
-            if not self.allow_unsandboxed:
-                raise SandboxUnavailable(
-                    f"refusing to run students' notebooks without the sandbox: {problem}. Install what it needs "
-                    "(see the README), or grade without it with --SandboxedExecute.allow_unsandboxed=True")
-            self.log.warning("Running without the sandbox (%s): student code runs with your rights", problem)
+        problem = why_unavailable() if self.sandbox else "--SandboxedExecute.sandbox=False was given"
+        if problem is None:
+            self.kernel_manager_class = SandboxKernelManager
+        elif self.sandbox:
+            raise SandboxUnavailable(
+                f"refusing to run students' notebooks without the sandbox: {problem}. Install what it needs "
+                "(see the README), or grade without it with --SandboxedExecute.sandbox=False")
+        else:
+            self.log.warning("Grading WITHOUT the sandbox (%s): students' code runs with your rights", problem)
 
     def preprocess(self, nb, resources=None, km=None):
         self._deadline = time.monotonic() + self.notebook_timeout if self.notebook_timeout else None

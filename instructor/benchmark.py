@@ -1,8 +1,9 @@
 """What grading costs: per quiz, seconds to autograde one submission (the solution) with the
 course's settings and with the seed's (plain ``compile``, ``fit(verbose=1)`` and ``model.predict``
 as in the tutorial's notebooks), the part spent in the student's own training and in the grader's
-MAPE measurement, and the reference MAPE beside the seed's. Real `nbgrader autograde` runs in
-temporary course folders. Not a test.
+MAPE measurement, the reference MAPE beside the seed's, and what the sandbox costs (the course's
+settings graded with and without it, side by side). Real `nbgrader autograde` runs in temporary
+course folders. Not a test.
 
     python -m instructor.benchmark [--class-size 3] [--assignment ID]
 """
@@ -54,7 +55,10 @@ def _notebook_figures(root: Path, student: str, assignment: str) -> dict:
             "mape": float(found.group(1)) if found else float("nan")}
 
 
-def grade_solution(settings: str, assignment: str, class_size: int) -> dict:
+UNCONFINED = ("--SandboxedExecute.sandbox=False",)
+
+
+def grade_solution(settings: str, assignment: str, class_size: int, extra: tuple = ()) -> dict:
     """Autograde the solution alone (one `nbgrader autograde --student` command), then a class of
     `class_size` copies of it in one `nbgrader autograde ASSIGNMENT` command, as an instructor does."""
     with tempfile.TemporaryDirectory() as folder:
@@ -73,9 +77,9 @@ def grade_solution(settings: str, assignment: str, class_size: int) -> dict:
         students = [f"student{n:02d}" for n in range(1, class_size + 1)]
         for student in students:
             classroom.submit(root, student, assignment, build(solution, root))
-        alone = classroom.autograde(root, students[0], assignment)
+        alone = classroom.autograde(root, students[0], assignment, *extra)
         started = time.monotonic()
-        done = classroom.run_nbgrader(root, "autograde", assignment, "--force")
+        done = classroom.run_nbgrader(root, "autograde", assignment, "--force", *extra)
         in_class = (time.monotonic() - started) / class_size
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-2000:])
@@ -92,12 +96,14 @@ def main() -> None:
     parser.add_argument("--assignment", action="append", choices=list(NOTEBOOKS))
     parser.add_argument("--labs", action="store_true", help="the labs too (default: the quizzes)")
     args = parser.parse_args()
-    rows = []
-    for assignment in args.assignment or list(NOTEBOOKS) if args.labs else QUIZZES:
+    rows, sandbox_rows = [], []
+    for assignment in args.assignment or (list(NOTEBOOKS) if args.labs else QUIZZES):
         fast = grade_solution("course", assignment, args.class_size)
+        unconfined = grade_solution("course", assignment, args.class_size, UNCONFINED)
         seed = grade_solution("seed", assignment, args.class_size)
         rows.append((assignment, fast, seed))
-        print(f"{assignment}: course {fast}, seed settings {seed}", flush=True)
+        sandbox_rows.append((assignment, fast, unconfined))
+        print(f"{assignment}: course {fast}, without the sandbox {unconfined}, seed settings {seed}", flush=True)
     print(f"\nSeconds per submission in a class of {args.class_size} (one `nbgrader autograde` run), "
           "and for one submission graded alone (`--student`, which adds nbgrader's start-up).")
     print("\n| assignment | per submission, course | seed settings | ratio | alone, course | seed settings | ratio | "
@@ -110,6 +116,13 @@ def main() -> None:
               f"{fast['alone']:.1f} | {seed['alone']:.1f} | {fast['alone'] / seed['alone']:.2f} | "
               f"{fast['train']:.1f} | {seed['train']:.1f} | {fast['grader_mape']:.1f} | "
               f"{fast['mapes']} % | {seed['mapes']} % | {CATALOGUE[assignment].tutorial_mape} |")
+
+    print("\nWhat the sandbox costs (course settings; seconds per submission):")
+    print("\n| assignment | in a class, sandboxed | unconfined | added | alone, sandboxed | unconfined | added |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for assignment, boxed, free in sandbox_rows:
+        print(f"| {assignment} | {boxed['in_class']:.1f} | {free['in_class']:.1f} | {boxed['in_class'] - free['in_class']:+.1f} | "
+              f"{boxed['alone']:.1f} | {free['alone']:.1f} | {boxed['alone'] - free['alone']:+.1f} |")
 
 
 if __name__ == "__main__":

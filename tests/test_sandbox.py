@@ -104,10 +104,11 @@ except RuntimeError:
 
 def test_grading_refuses_to_start_without_a_sandbox_unless_told(monkeypatch):
     monkeypatch.setattr(sandbox, "why_unavailable", lambda: "`bwrap` is not installed")
-    with pytest.raises(sandbox.SandboxUnavailable, match="bwrap.*allow_unsandboxed=True"):
+    with pytest.raises(sandbox.SandboxUnavailable, match="bwrap.*--SandboxedExecute.sandbox=False"):
         sandbox.SandboxedExecute()
-    unconfined = sandbox.SandboxedExecute(allow_unsandboxed=True)
-    assert unconfined.kernel_manager_class is AsyncKernelManager
+    assert sandbox.SandboxedExecute(sandbox=False).kernel_manager_class is AsyncKernelManager
+    monkeypatch.setattr(sandbox, "why_unavailable", lambda: None)
+    assert sandbox.SandboxedExecute().kernel_manager_class is sandbox.SandboxKernelManager
 
 
 def test_the_course_config_sandboxes_autograde_and_validate():
