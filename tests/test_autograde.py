@@ -6,6 +6,7 @@ runs that assignment's group; the assertions below read those results. This is t
 the suite (it trains a model per submission).
 """
 
+import contextlib
 import csv
 import hashlib
 import os
@@ -46,45 +47,55 @@ def before_grading(data_dir):
     return {"kit": fingerprint(classroom.REPO / "grader_tests"), "data": fingerprint(data_dir)}
 
 
-@pytest.fixture(scope="session")
-def loopback_listener():
-    """A server on the grading machine's loopback, which the `phones_home` attack tries to reach."""
-    server = socket.create_server(("127.0.0.1", ATTACK_PORT), reuse_port=False)
-    connections = []
+class LoopbackListener:
+    """A server on the grading machine's loopback while a class is graded, which the `phones_home`
+    attack tries to reach; `connections` counts who got through."""
 
-    def serve():
+    def __enter__(self):
+        self.server = socket.create_server(("127.0.0.1", ATTACK_PORT))
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+        return self
+
+    def _serve(self):
         while True:
             try:
-                connection, _ = server.accept()
+                connection, _ = self.server.accept()
             except OSError:
                 return
-            connections.append(connection)
+            self.connections += 1
             connection.close()
 
-    threading.Thread(target=serve, daemon=True).start()
-    yield connections
-    server.close()
+    def __exit__(self, *exc):
+        self.server.close()
 
 
 @pytest.fixture(scope="session")
-def graded(course, data_dir, before_grading, loopback_listener):
-    """assignment -> {student: Outcome}, autograding each quiz's class the first time it is asked for."""
+def graded(course, data_dir, before_grading):
+    """assignment -> {student: Outcome}, autograding each class the first time it is asked for.
+    While the GRU quiz's class (with its attacks) is graded, a server listens on the loopback;
+    `grade.loopback_connections` counts the connections it got."""
     results = {}
 
     def grade(assignment):
         if assignment not in results:
-            outcomes = {}
             for variant in variants(assignment):
                 classroom.submit(course, variant.name, assignment, build(variant))
-            for variant in variants(assignment):
-                extra = SHORT_TIMEOUT if variant.name == "endless_cell" else ()
-                outcome = classroom.autograde(course, variant.name, assignment, *extra)
-                print(f"{assignment} {variant.name}: {outcome.score}/{outcome.max_score} {outcome.problem or ''} "
-                      f"({outcome.seconds:.0f} s)")
-                outcomes[variant.name] = outcome
-            results[assignment] = outcomes
+            attacked = any(v.name == "phones_home" for v in variants(assignment))
+            with LoopbackListener() if attacked else contextlib.nullcontext() as listener:
+                results[assignment] = {variant.name: grade_one(variant, assignment) for variant in variants(assignment)}
+            if attacked:
+                grade.loopback_connections = listener.connections
         return results[assignment]
 
+    def grade_one(variant, assignment):
+        extra = SHORT_TIMEOUT if variant.name == "endless_cell" else ()
+        outcome = classroom.autograde(course, variant.name, assignment, *extra)
+        print(f"{assignment} {variant.name}: {outcome.score}/{outcome.max_score} {outcome.problem or ''} "
+              f"({outcome.seconds:.0f} s)")
+        return outcome
+
+    grade.loopback_connections = None
     return grade
 
 
@@ -142,15 +153,14 @@ def test_an_endless_cell_is_stopped_and_the_rest_graded(graded, course):
 
 
 @in_group("one_step_rnn_multivariate")
-def test_attacks_on_the_grading_machine_are_stopped_by_the_sandbox(graded, course, data_dir, before_grading,
-                                                                  loopback_listener):
+def test_attacks_on_the_grading_machine_are_stopped_by_the_sandbox(graded, course, data_dir, before_grading):
     assignment = "one_step_rnn_multivariate"
     outcomes = graded(assignment)
     for attack, refused in REFUSED.items():
         notebook = (course / "autograded" / attack / assignment / NOTEBOOKS[assignment]).read_text()
         assert refused in notebook, f"{attack}: the sandbox did not stop it"
     assert "process limit" in outcomes["fork_loop"].problem
-    assert not loopback_listener, "a kernel reached the grading machine's loopback"
+    assert graded.loopback_connections == 0, "a kernel reached the grading machine's loopback"
     assert fingerprint(classroom.REPO / "grader_tests") == before_grading["kit"], "student code changed the kit"
     assert fingerprint(data_dir) == before_grading["data"], "student code changed the data"
 
