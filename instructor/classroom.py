@@ -25,7 +25,6 @@ VENV_BIN = Path(sys.executable).parent
 
 NOTEBOOKS = {a.id: a.notebook for a in CATALOGUE.values()}  # assignment id -> notebook file name
 QUIZZES = [a.id for a in CATALOGUE.values() if a.kind == "quiz"]
-LABS = [a.id for a in CATALOGUE.values() if a.kind == "lab"]
 
 
 @dataclass
