@@ -8,6 +8,7 @@ import io
 import os
 import warnings
 
+from . import evidence
 from .assignments import ASSIGNMENTS
 from .errors import CheckFailed, Mismatch
 
@@ -30,20 +31,36 @@ def _no_stderr():
         os.close(devnull)
 
 
-def check(assignment_id: str, name: str, namespace: dict) -> None:
-    """Run the hidden check `name` of an assignment on the notebook's variables (`globals()`)."""
+def _find(assignment_id: str, name: str):
     assignment = ASSIGNMENTS.get(assignment_id)
     if assignment is None or name not in assignment.checks:
         raise CheckFailed("grading", f"unknown check {assignment_id}/{name}; the notebook does not match the kit")
-    title, function = assignment.checks[name]
-    failure = None
+    return assignment, assignment.checks[name]
+
+
+def failure_of(assignment, check, namespace) -> str | None:
+    """Run one check quietly: None when it passes, else the explanation for the student."""
     with _no_stderr():
         try:
-            function(assignment, namespace)
+            check.function(assignment, namespace)
         except Mismatch as mismatch:
-            failure = str(mismatch)
+            return str(mismatch)
         except Exception as error:  # a broken answer must lose the points, not crash the grader
-            failure = f"the check could not run on your notebook ({type(error).__name__}: {error})"
+            return f"the check could not run on your notebook ({type(error).__name__}: {error})"
+    return None
+
+
+def check(assignment_id: str, name: str, namespace: dict) -> None:
+    """In the kernel: write down the evidence the check `name` reads (the grader's verdict is
+    computed from it, outside this kernel), then run the check here too, to show its result."""
+    assignment, found = _find(assignment_id, name)
+    with _no_stderr():
+        try:
+            extra = found.collect(assignment, namespace) if found.collect else {}
+        except Exception as error:  # the student's code failed: the grader is told why
+            extra = {evidence.COLLECT_ERROR: f"{type(error).__name__}: {error}"[:300]}
+        evidence.export(name, found.reads(assignment), namespace, extra)
+    failure = failure_of(assignment, found, namespace)
     if failure is not None:
-        raise CheckFailed(title, failure) from None
-    print(f"{title}: passed")
+        raise CheckFailed(found.title, failure) from None
+    print(f"{found.title}: passed")

@@ -32,6 +32,7 @@ import stat
 import struct
 import sys
 import sysconfig
+import tempfile
 import time
 import uuid
 
@@ -244,9 +245,32 @@ class SandboxKernelManager(AsyncKernelManager):
             except OSError:
                 pass
 
+    def _keep_evidence(self) -> None:
+        """Copy what the hidden test cells wrote down (regular files only, bounded) out of the
+        kernel's private folder before it is deleted."""
+        from .evidence import FOLDER, MAX_BYTES
+
+        target = getattr(self, "evidence_target", None)
+        source = os.path.join(self.sandbox_dir, "work", FOLDER)
+        if not target or not os.path.isdir(source) or os.path.islink(source):
+            return
+        for check in os.listdir(source):
+            folder = os.path.join(source, check)
+            if os.path.islink(folder) or not os.path.isdir(folder):
+                continue
+            copied = 0
+            os.makedirs(os.path.join(target, check), exist_ok=True)
+            for name in os.listdir(folder):
+                path = os.path.join(folder, name)
+                info = os.lstat(path)
+                if stat.S_ISREG(info.st_mode) and copied + info.st_size <= MAX_BYTES:
+                    shutil.copyfile(path, os.path.join(target, check, name), follow_symlinks=False)
+                    copied += info.st_size
+
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
         if not restart and getattr(self, "sandbox_dir", None):
+            self._keep_evidence()
             timer = getattr(self, "_wall_timer", None)
             if timer:
                 timer.cancel()
@@ -279,9 +303,50 @@ class SandboxedExecute(Execute):
         else:
             self.log.warning("Grading WITHOUT the sandbox (%s): students' code runs with your rights", problem)
 
+    def create_kernel_manager(self):
+        manager = super().create_kernel_manager()
+        manager.evidence_target = getattr(self, "_evidence_dir", None)
+        return manager
+
     def preprocess(self, nb, resources=None, km=None):
+        """Run the notebook, then give each hidden test cell the grader's verdict, computed outside the
+        kernel from the evidence its cell wrote down (grader_tests.outside)."""
+        from . import evidence, outside
+
         self._deadline = time.monotonic() + self.notebook_timeout if self.notebook_timeout else None
-        return super().preprocess(nb, resources, km)
+        cwd = ((resources or {}).get("metadata") or {}).get("path") or os.getcwd()
+        planted = os.path.join(cwd, evidence.FOLDER)
+        shutil.rmtree(planted, ignore_errors=True)  # evidence is what this run writes, not what was handed in
+        checks = outside.hidden_checks(nb)
+        with tempfile.TemporaryDirectory(prefix="grader-evidence-") as evidence_dir:
+            self._evidence_dir = evidence_dir
+            nb, resources = super().preprocess(nb, resources, km)
+            if self.kernel_manager_class is not SandboxKernelManager and os.path.isdir(planted):
+                shutil.copytree(planted, evidence_dir, dirs_exist_ok=True, symlinks=True)
+            shutil.rmtree(planted, ignore_errors=True)
+            if checks:
+                self._apply_verdicts(nb, resources, evidence_dir, checks[0][1])
+        return nb, resources
+
+    def _apply_verdicts(self, nb, resources, evidence_dir, assignment_id):
+        from . import outside
+
+        info = (resources or {}).get("nbgrader", {})
+        who = (info.get("student", "?"), info.get("assignment", assignment_id), info.get("notebook", "?"))
+        try:
+            verdicts = outside.judge(evidence_dir, assignment_id)
+        except Exception as error:
+            self.log.error("The grader could not judge %s / %s: %s", who[0], who[1], error)
+            verdicts = {name: {"passed": False, "title": "Grading", "printed": "",
+                               "message": f"the grader could not judge this notebook ({error}); tell your instructor"}
+                        for _, _, name in outside.hidden_checks(nb)}
+        disagreements = outside.apply(nb, verdicts)
+        for check, shown, verdict in disagreements:
+            self.log.warning("%s / %s: test_%s showed %s in the kernel; the grader's verdict: %s",
+                             who[0], who[1], check, shown, verdict)
+        if disagreements:
+            outside.record(os.getcwd(), *who, [("verdict disagreement", f"test_{c}: shown {s}, graded {v}")
+                                               for c, s, v in disagreements])
 
     def _get_timeout(self, cell):
         timeout = super()._get_timeout(cell)

@@ -182,6 +182,28 @@ except OSError as error:
 }
 
 
+# Attacks inside the student's own kernel, which no sandbox stops: they change what the test cells
+# show, so the grader judges outside the kernel, from the evidence the cells wrote down.
+KERNEL_ATTACKS = {
+    "replaces_the_kit_module": ("a stand-in for the kit in sys.modules that says every check passed", """
+import sys, types
+stand_in = types.ModuleType('grader_tests')
+stand_in.check = lambda assignment, name, namespace: print(name, 'passed')
+sys.modules['grader_tests'] = stand_in
+""", ("test_hyperparameters", "test_shapes", "test_layers", "test_mape")),
+    "swallows_failures": ("the kit's check wrapped so that a failure prints 'passed' and no traceback", """
+import grader_tests
+real_check = grader_tests.check
+def check(assignment, name, namespace):
+    try:
+        real_check(assignment, name, namespace)
+    except Exception:
+        print('Model layers: passed')
+grader_tests.check = check
+get_ipython().showtraceback = lambda *args, **kwargs: None
+""", ("test_layers",)),
+}
+
 # What each attack prints when the sandbox stops it (the fork loop's kernel dies of its own loop).
 REFUSED = {"rewrites_the_kit": "ATTACK kit refused", "rewrites_the_data": "ATTACK data refused",
            "reads_the_course": "ATTACK readable: nothing", "phones_home": "ATTACK network refused",
@@ -239,6 +261,9 @@ VARIANTS = [
               edits=(("model", "GRU(", "LSTM("), ("model", LSTM_MODEL, LSTM_MODEL + code)),
               **({"problem": "process limit"} if name == "fork_loop" else {"lost": ("test_layers",), "says": ("should be a GRU layer",)}))
       for name, (text, code) in ATTACKS.items()),
+    *(Variant(name, R, f"attack with a wrong model (LSTM layers): {text}",
+              edits=(("model", "GRU(", "LSTM("), ("model", LSTM_MODEL, LSTM_MODEL + code)), lost=lost)
+      for name, (text, code, lost) in KERNEL_ATTACKS.items()),
     Variant("honest_after_attacks", R, "an honest mistake graded after the attacks: 10 GRU units in the first layer",
             edits=(("model", "GRU(FIRST_LAYER_LATENT_DIM, return_sequences=True", "GRU(10, return_sequences=True"),),
             lost=("test_layers",), says=("layer 1 should have 6 units",)),

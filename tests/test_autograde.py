@@ -166,6 +166,19 @@ def test_attacks_on_the_grading_machine_are_stopped_by_the_sandbox(graded, cours
 
 
 @in_group("one_step_rnn_multivariate")
+def test_forged_test_results_get_the_graders_verdict_and_are_listed(graded, course):
+    """Attacks inside the student's kernel change what its test cells show, not their points (the
+    points are checked with the other mistakes); the TA finds each forged cell in integrity.csv."""
+    graded("one_step_rnn_multivariate")
+    with (course / "integrity.csv").open() as handle:
+        listed = {(row["student"], row["detail"]) for row in csv.DictReader(handle)}
+    for test in ("test_hyperparameters", "test_shapes", "test_layers", "test_mape"):
+        assert ("replaces_the_kit_module", f"{test}: shown passed, graded failed") in listed
+    assert ("swallows_failures", "test_layers: shown passed, graded failed") in listed
+    assert not any(student in ("solution", "lstm_not_gru", "honest_after_attacks") for student, _ in listed)
+
+
+@in_group("one_step_rnn_multivariate")
 def test_grading_twice_gives_the_same_result(graded, course):
     assignment = "one_step_rnn_multivariate"
     first = graded(assignment)

@@ -8,3 +8,5 @@ from typing import NamedTuple
 class Check(NamedTuple):
     title: str      # what the student reads: "<title>: passed" or "<title> failed: ..."
     function: object
+    reads: object = lambda assignment: ("model",)  # assignment -> the variables the check reads
+    collect: object = None  # (assignment, namespace) -> {name: value} computed in the kernel for the check

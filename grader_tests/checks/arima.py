@@ -69,6 +69,10 @@ def check_mape(assignment, namespace):
           f"(pass mark: below {spec.mape_threshold:.1%})")
 
 
-SHAPES = Check("Forecast shape", check_shapes)
-WALK_FORWARD = Check("Walk-forward validation", check_walk_forward)
-MAPE = Check("Forecast accuracy (MAPE)", check_mape)
+def _predictions_only(assignment):
+    return ("predictions",)
+
+
+SHAPES = Check("Forecast shape", check_shapes, _predictions_only)
+WALK_FORWARD = Check("Walk-forward validation", check_walk_forward, _predictions_only)
+MAPE = Check("Forecast accuracy (MAPE)", check_mape, _predictions_only)

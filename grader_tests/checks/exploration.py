@@ -77,6 +77,6 @@ def check_weekday_profile(assignment, namespace):
                       "the mean load on that day of the week")
 
 
-DAILY_LOAD = Check("Daily mean load", check_daily_load)
-HOURLY_PROFILE = Check("Daily pattern", check_hourly_profile)
-WEEKDAY_PROFILE = Check("Weekly pattern", check_weekday_profile)
+DAILY_LOAD = Check("Daily mean load", check_daily_load, lambda assignment: ("daily_load",))
+HOURLY_PROFILE = Check("Daily pattern", check_hourly_profile, lambda assignment: ("hourly_profile", "peak_hour"))
+WEEKDAY_PROFILE = Check("Weekly pattern", check_weekday_profile, lambda assignment: ("weekday_profile",))

@@ -121,9 +121,13 @@ def check_mape(assignment, namespace):
     print(f"MAPE on the test period: {found:.2%} (pass mark: below {threshold:.1%})")
 
 
-SHAPES = Check("Tensor and model shapes", check_shapes)
+def _answers(assignment):
+    return tuple(assignment.spec.answers)
+
+
+SHAPES = Check("Tensor and model shapes", check_shapes, lambda assignment: ("model", *assignment.spec.data_shapes))
 LAYERS = Check("Model layers", check_layers)
 MAPE = Check("Forecast accuracy (MAPE)", check_mape)
-HYPERPARAMETERS = Check("Hyperparameters", check_answers)
-DIMENSIONS = Check("Dimensions", check_answers)
-INITIALIZER = Check("Weight initializer", check_initializer)
+HYPERPARAMETERS = Check("Hyperparameters", check_answers, _answers)
+DIMENSIONS = Check("Dimensions", check_answers, _answers)
+INITIALIZER = Check("Weight initializer", check_initializer, lambda assignment: ("init", "model"))
