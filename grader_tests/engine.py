@@ -51,8 +51,9 @@ def failure_of(assignment, check, namespace) -> str | None:
 
 
 def check(assignment_id: str, name: str, namespace: dict) -> None:
-    """In the kernel: write down the evidence the check `name` reads (the grader's verdict is
-    computed from it, outside this kernel), then run the check here too, to show its result."""
+    """In the student's kernel: write down the evidence the check `name` reads. The grader judges it
+    after the notebook, outside this kernel (grader_tests.verdicts), and the test cell then shows the
+    verdict (grader_tests.outside)."""
     assignment, found = _find(assignment_id, name)
     with _no_stderr():
         try:
@@ -60,6 +61,12 @@ def check(assignment_id: str, name: str, namespace: dict) -> None:
         except Exception as error:  # the student's code failed: the grader is told why
             extra = {evidence.COLLECT_ERROR: f"{type(error).__name__}: {error}"[:300]}
         evidence.export(name, found.reads(assignment), namespace, extra)
+
+
+def judge(assignment_id: str, name: str, namespace: dict) -> None:
+    """Run the check `name` on a namespace here and now: print "<title>: passed" or raise CheckFailed
+    (for the kit's own tests, and for trying a check on a live notebook)."""
+    assignment, found = _find(assignment_id, name)
     failure = failure_of(assignment, found, namespace)
     if failure is not None:
         raise CheckFailed(found.title, failure) from None

@@ -1,14 +1,16 @@
 """Turns the grader's outside verdicts into what nbgrader scores: each hidden test cell shows the
-grader's verdict, whatever the student's kernel displayed there, and every disagreement is listed
-for the TA (the autograde log, and integrity.csv in the course folder)."""
+grader's verdict, whatever the student's kernel displayed there; each disagreement goes to the
+integrity report (`grader_tests.integrity`)."""
 
 from __future__ import annotations
 
-import csv
-import fcntl
+import atexit
+import contextlib
 import json
 import os
 import re
+import select
+import signal
 import subprocess
 import sys
 
@@ -29,14 +31,42 @@ def hidden_checks(nb) -> list:
     return found
 
 
-def judge(evidence_folder: str, assignment_id: str) -> dict:
-    """The verdicts of `grader_tests.verdicts`, run in a fresh process."""
-    done = subprocess.run([sys.executable, "-m", "grader_tests.verdicts", evidence_folder, assignment_id],
-                          capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False)
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        raise RuntimeError((done.stderr.strip().splitlines() or ["no output"])[-1])
-    return json.loads(lines[-1])
+class Judge:
+    """The client of one `python -m grader_tests.verdicts --serve` process, started at the first
+    notebook and kept for the next ones of this nbgrader run (each is judged in a fresh fork of it)."""
+
+    def __init__(self):
+        self.process = None
+
+    def _start(self):
+        self.process = subprocess.Popen([sys.executable, "-m", "grader_tests.verdicts", "--serve"], text=True,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+        atexit.register(self.stop)
+
+    def stop(self):
+        if self.process is not None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+
+    def __call__(self, evidence_folder: str, assignment_id: str) -> dict:
+        if self.process is None or self.process.poll() is not None:
+            self._start()
+        try:
+            self.process.stdin.write(json.dumps({"folder": evidence_folder, "assignment": assignment_id}) + "\n")
+            self.process.stdin.flush()
+            ready, _, _ = select.select([self.process.stdout], [], [], TIMEOUT_SECONDS)
+            answer = json.loads(self.process.stdout.readline()) if ready else {"error": f"no verdict in {TIMEOUT_SECONDS} s"}
+        except (OSError, ValueError) as error:
+            answer = {"error": f"the judging process failed ({type(error).__name__}: {error})"}
+        if "error" in answer:
+            self.stop()  # the next notebook gets a new judging process
+            raise RuntimeError(answer["error"])
+        return answer
+
+
+judge = Judge()
 
 
 def _failed_output(title: str, message: str):
@@ -45,33 +75,29 @@ def _failed_output(title: str, message: str):
 
 
 def apply(nb, verdicts: dict) -> list:
-    """Make each test cell show its verdict; returns the disagreements [(check, shown, verdict)]."""
+    """Make each hidden test cell show its verdict (what the check printed, then "<title>: passed" or
+    the failure as an error, which loses the cell's points). Returns the cells whose own outputs
+    claimed otherwise, [(check, shown, verdict)]: a pass shown for a failed verdict (printed "passed"
+    text, or a cell that ran to its end without the grader's call), or an error for a passed one."""
+    from .verdicts import NO_EVIDENCE
+
     disagreements = []
     for cell, _, name in hidden_checks(nb):
         verdict = verdicts.get(name)
         if verdict is None:
             continue
         shown_failed = any(output.output_type == "error" for output in cell.outputs)
-        shown_text = json.dumps(cell.outputs)
+        shown_pass = f"{verdict['title']}: passed" in json.dumps(cell.outputs) or \
+            (not shown_failed and verdict["message"] == NO_EVIDENCE)
+        if verdict.get("printed"):
+            cell.outputs.append(new_output("stream", name="stdout", text=verdict["printed"]))
         if verdict["passed"]:
             if shown_failed:
                 cell.outputs = [o for o in cell.outputs if o.output_type != "error"]
                 disagreements.append((name, "failed", "passed"))
-            if f"{verdict['title']}: passed" not in shown_text:
-                cell.outputs.append(new_output("stream", name="stdout", text=f"{verdict['title']}: passed\n"))
-        elif not shown_failed:  # a cell that shows its own failure already loses its points, with its reason
-            disagreements.append((name, "passed", "failed"))
+            cell.outputs.append(new_output("stream", name="stdout", text=f"{verdict['title']}: passed\n"))
+        elif not (shown_failed and verdict["message"] == NO_EVIDENCE):  # else the cell's own error says why
+            if shown_pass:
+                disagreements.append((name, "passed", "failed"))
             cell.outputs.append(_failed_output(verdict["title"], verdict["message"]))
     return disagreements
-
-
-def record(course_root: str, student: str, assignment: str, notebook: str, rows) -> None:
-    """Append the disagreements to integrity.csv (one line each), safely under parallel grading."""
-    path = os.path.join(course_root, "integrity.csv")
-    with open(path, "a", newline="") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        writer = csv.writer(handle)
-        if handle.tell() == 0:
-            writer.writerow(["student", "assignment", "notebook", "event", "detail"])
-        for row in rows:
-            writer.writerow([student, assignment, notebook, *row])

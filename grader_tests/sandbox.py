@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -39,6 +40,8 @@ import uuid
 from jupyter_client.manager import AsyncKernelManager
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer, List, Tuple, Unicode, default
+
+from . import integrity
 
 ETC_FILES = ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group",
              "hosts", "ssl", "ca-certificates", "mime.types", "fonts"]
@@ -91,6 +94,20 @@ def python_roots() -> list:
              os.path.realpath(sysconfig.get_paths()["stdlib"])}
     roots = sorted(os.path.realpath(r) for r in roots)
     return [r for r in roots if not any(r.startswith(other + "/") for other in roots)]
+
+
+def watched(cmd: list) -> list:
+    """The kernel command with ipykernel started by grader_tests.watch, which reports denied attempts
+    (given as `python -c SOURCE`: the kernel needs no access to the kit to start)."""
+    from . import watch
+
+    cmd = list(cmd)
+    for i in range(len(cmd) - 1):
+        if cmd[i] == "-m" and cmd[i + 1] == "ipykernel_launcher":
+            with open(watch.__file__) as handle:
+                cmd[i:i + 2] = ["-c", handle.read()]
+            break
+    return cmd
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -146,10 +163,14 @@ class SandboxKernelManager(AsyncKernelManager):
         self.sandbox_uid, self.sandbox_dir = uid, folder
 
     async def _async_pre_start_kernel(self, **kw):
-        if not getattr(self, "sandbox_dir", None):  # a restart keeps its uid, folder and sockets
+        if not getattr(self, "sandbox_dir", None):  # a restart keeps its uid, folder, sockets and report
             self._claim_uid_and_folder()
             self.connection_file = os.path.join(self.sandbox_dir, "kernel.json")
             self.ip = os.path.join(self.sandbox_dir, "ipc")  # an absolute ipc address: <ip>-1 ... <ip>-5
+            self._events_read, self._events_write = os.pipe()  # the kernel's report (grader_tests.watch)
+            os.set_blocking(self._events_read, False)
+            os.set_blocking(self._events_write, False)
+            self.events = []
         cwd = os.path.realpath(kw.get("cwd") or os.getcwd())
         try:
             cmd, kw = await super()._async_pre_start_kernel(**kw)  # writes kernel.json (0600)
@@ -161,10 +182,10 @@ class SandboxKernelManager(AsyncKernelManager):
                     for name in [root] + [os.path.join(root, n) for n in dirs + files]:
                         os.lchown(name, self.sandbox_uid, self.sandbox_uid)
         except BaseException:
-            shutil.rmtree(self.sandbox_dir, ignore_errors=True)
-            self.sandbox_dir = None
+            self._release()
             raise
-        return self.sandbox_command(cmd, cwd, kw.get("env") or os.environ), kw
+        kw["pass_fds"] = (self._events_write,)
+        return self.sandbox_command(watched(cmd), cwd, kw.get("env") or os.environ), kw
 
     def sandbox_command(self, cmd, cwd, env) -> list:
         uid, folder = str(self.sandbox_uid), self.sandbox_dir
@@ -214,7 +235,9 @@ class SandboxKernelManager(AsyncKernelManager):
         kept = {name: env[name] for name in self.pass_env if name in env}
         kept.update(JPY_PARENT_PID="1",  # its parent is bwrap's pid 1: no parent poller, no banner
                     HOME="/tmp", TMPDIR="/tmp", MPLCONFIGDIR="/tmp/.matplotlib",
-                    PATH=os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]))
+                    PATH=os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]),
+                    PYTHONDONTWRITEBYTECODE="1", GRADER_EVENTS_FD=str(self._events_write),
+                    GRADER_READ_ONLY=os.pathsep.join(target for _, target in self.read_only))
         for name, value in sorted(kept.items()):
             wrap += ["--setenv", name, value]
         seccomp = os.path.join(self.run_dir, "seccomp.bpf")
@@ -239,6 +262,7 @@ class SandboxKernelManager(AsyncKernelManager):
     def _wall_kill(self):
         group = getattr(self.provisioner, "pgid", None)
         self.log.error("The kernel ran past its wall-time limit (%s s) and was killed", self.wall_limit)
+        self.events.append(("time limit", f"the kernel was killed after {self.wall_limit:g} s"))
         if group:
             try:
                 os.killpg(group, signal.SIGKILL)
@@ -267,15 +291,37 @@ class SandboxKernelManager(AsyncKernelManager):
                     shutil.copyfile(path, os.path.join(target, check, name), follow_symlinks=False)
                     copied += info.st_size
 
+    def _read_events(self) -> None:
+        """What the kernel reported (grader_tests.watch): one JSON line per denied attempt."""
+        chunks = []
+        try:
+            while chunk := os.read(self._events_read, 65536):
+                chunks.append(chunk)
+        except BlockingIOError:
+            pass
+        for line in b"".join(chunks).decode(errors="replace").splitlines()[:200]:
+            try:
+                event = json.loads(line)
+                self.events.append((str(event["event"])[:40], str(event["detail"])[:300]))
+            except (ValueError, KeyError, TypeError):
+                self.events.append(("unreadable report", line[:300]))
+
+    def _release(self) -> None:
+        """Delete the kernel's folder (which frees its uid) and close its report."""
+        timer = getattr(self, "_wall_timer", None)
+        if timer:
+            timer.cancel()
+        shutil.rmtree(self.sandbox_dir, ignore_errors=True)
+        self.sandbox_dir = None
+        for fd in (self._events_read, self._events_write):
+            os.close(fd)
+
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
         if not restart and getattr(self, "sandbox_dir", None):
             self._keep_evidence()
-            timer = getattr(self, "_wall_timer", None)
-            if timer:
-                timer.cancel()
-            shutil.rmtree(self.sandbox_dir, ignore_errors=True)  # frees the uid
-            self.sandbox_dir = None
+            self._read_events()
+            self._release()
 
     # AsyncKernelManager binds cleanup_resources to the base class's function, and nbclient calls it
     # (not shutdown_kernel) when the kernel has died: bind it to the override.
@@ -290,6 +336,8 @@ class SandboxedExecute(Execute):
 
     notebook_timeout = Integer(0, config=True, help="seconds for all cells together (0: no budget)")
     sandbox = Bool(True, config=True, help="run kernels in the sandbox; False runs students' code with your rights")
+    outside_verdicts = Bool(True, config=True, help="judge the test cells outside the kernel; False (only to measure "
+                                                    "what they cost) scores what the kernel shows, which it can forge")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -302,37 +350,55 @@ class SandboxedExecute(Execute):
                 "(see the README), or grade without it with --SandboxedExecute.sandbox=False")
         else:
             self.log.warning("Grading WITHOUT the sandbox (%s): students' code runs with your rights", problem)
+        if not self.outside_verdicts:
+            self.log.warning("Grading WITHOUT outside verdicts: the points are what the student's kernel shows")
 
     def create_kernel_manager(self):
         manager = super().create_kernel_manager()
         manager.evidence_target = getattr(self, "_evidence_dir", None)
+        self._manager = manager
         return manager
 
     def preprocess(self, nb, resources=None, km=None):
         """Run the notebook, then give each hidden test cell the grader's verdict, computed outside the
-        kernel from the evidence its cell wrote down (grader_tests.outside)."""
+        kernel from the evidence its cell wrote down (grader_tests.outside), and report what the
+        sandbox refused it (grader_tests.integrity)."""
+        from nbclient.exceptions import DeadKernelError
+
         from . import evidence, outside
 
         self._deadline = time.monotonic() + self.notebook_timeout if self.notebook_timeout else None
+        self._events, self._manager = [], None
+        info = (resources or {}).get("nbgrader", {})
+        who = (info.get("student"), info.get("assignment"), info.get("notebook"))
         cwd = ((resources or {}).get("metadata") or {}).get("path") or os.getcwd()
         planted = os.path.join(cwd, evidence.FOLDER)
         shutil.rmtree(planted, ignore_errors=True)  # evidence is what this run writes, not what was handed in
         checks = outside.hidden_checks(nb)
-        with tempfile.TemporaryDirectory(prefix="grader-evidence-") as evidence_dir:
-            self._evidence_dir = evidence_dir
-            nb, resources = super().preprocess(nb, resources, km)
-            if self.kernel_manager_class is not SandboxKernelManager and os.path.isdir(planted):
-                shutil.copytree(planted, evidence_dir, dirs_exist_ok=True, symlinks=True)
-            shutil.rmtree(planted, ignore_errors=True)
-            if checks:
-                self._apply_verdicts(nb, resources, evidence_dir, checks[0][1])
+        try:
+            with tempfile.TemporaryDirectory(prefix="grader-evidence-") as evidence_dir:
+                self._evidence_dir = evidence_dir
+                try:
+                    nb, resources = super().preprocess(nb, resources, km)
+                except DeadKernelError:
+                    self._events.append(("kernel died", "the kernel ended before the notebook did (its own exit, "
+                                                        "or the memory or process limit)"))
+                    raise
+                finally:
+                    self._events[:0] = getattr(self._manager, "events", [])
+                if self.kernel_manager_class is not SandboxKernelManager and os.path.isdir(planted):
+                    shutil.copytree(planted, evidence_dir, dirs_exist_ok=True, symlinks=True)
+                shutil.rmtree(planted, ignore_errors=True)
+                if checks and self.outside_verdicts:
+                    self._apply_verdicts(nb, who, evidence_dir, checks[0][1])
+                self._events += integrity.limits_shown(nb)
+        finally:
+            self._report(who)
         return nb, resources
 
-    def _apply_verdicts(self, nb, resources, evidence_dir, assignment_id):
+    def _apply_verdicts(self, nb, who, evidence_dir, assignment_id):
         from . import outside
 
-        info = (resources or {}).get("nbgrader", {})
-        who = (info.get("student", "?"), info.get("assignment", assignment_id), info.get("notebook", "?"))
         try:
             verdicts = outside.judge(evidence_dir, assignment_id)
         except Exception as error:
@@ -340,13 +406,24 @@ class SandboxedExecute(Execute):
             verdicts = {name: {"passed": False, "title": "Grading", "printed": "",
                                "message": f"the grader could not judge this notebook ({error}); tell your instructor"}
                         for _, _, name in outside.hidden_checks(nb)}
-        disagreements = outside.apply(nb, verdicts)
-        for check, shown, verdict in disagreements:
-            self.log.warning("%s / %s: test_%s showed %s in the kernel; the grader's verdict: %s",
-                             who[0], who[1], check, shown, verdict)
-        if disagreements:
-            outside.record(os.getcwd(), *who, [("verdict disagreement", f"test_{c}: shown {s}, graded {v}")
-                                               for c, s, v in disagreements])
+        for check, shown, verdict in outside.apply(nb, verdicts):
+            self._events.append(("verdict overruled", f"test_{check}: the kernel showed {shown}, "
+                                                      f"the grader's verdict: {verdict}"))
+
+    def _report(self, who):
+        """The integrity section of this notebook in the log, and its rows in integrity.csv (autograde
+        only: a validation has no student)."""
+        if who[0] is None:
+            return
+        text = integrity.section(who, self._events)
+        if text:
+            self.log.warning(text)
+        integrity.record(os.getcwd(), who, self._events)
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        number = next((i for i, c in enumerate(self.nb.cells, start=1) if c is cell), "?")
+        self._events.append(("time limit", f"cell {number} stopped after {timeout} s"))
+        return await super()._async_handle_timeout(timeout, cell)
 
     def _get_timeout(self, cell):
         timeout = super()._get_timeout(cell)

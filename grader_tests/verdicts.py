@@ -1,10 +1,15 @@
 """The grader's verdicts, outside the student's kernel: each check of an assignment run on the
-evidence its test cell wrote (`evidence`), in a fresh process that runs no code of the student's.
+evidence its test cell wrote (`evidence`), in a process that runs no code of the student's.
 
-    python -m grader_tests.verdicts EVIDENCE_FOLDER ASSIGNMENT
+    python -m grader_tests.verdicts EVIDENCE_FOLDER ASSIGNMENT     # one notebook: one JSON line
+    python -m grader_tests.verdicts --serve                        # many: one JSON request per line
 
-prints one JSON line: {check: {"passed": bool, "message": str | null, "printed": str}}; a check
-whose cell wrote no evidence is failed ("the notebook did not reach the grader's check").
+prints {check: {"passed": bool, "message": str | null, "title": str, "printed": str}}; a check whose
+cell wrote no evidence is failed ("the notebook did not reach the grader's check").
+
+`--serve` imports TensorFlow and Keras once, before it has seen any evidence, and judges each
+notebook in a child process forked from that state, which ends after its one verdict: nothing of one
+submission is left for the next, and no notebook pays for TensorFlow's import.
 """
 
 from __future__ import annotations
@@ -44,5 +49,41 @@ def verdicts(folder: str, assignment_id: str) -> dict:
     return found
 
 
+def _answer(request: dict) -> str:
+    try:
+        return json.dumps(verdicts(request["folder"], request["assignment"]))
+    except BaseException as error:  # the client reports it; the server goes on
+        return json.dumps({"error": f"{type(error).__name__}: {error}"[:500]})
+
+
+def serve() -> None:
+    """Judge one request per line of stdin, each in a fresh fork; answers go to stdout, one line each."""
+    import rnn_course  # noqa: F401  (quiet TensorFlow first)
+    import keras  # noqa: F401
+
+    from . import assignments, engine, evidence  # noqa: F401
+
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # anything else printed to stdout goes to stderr, not into the answers
+    for line in sys.stdin:
+        request = json.loads(line)
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:
+            os.close(read)
+            with os.fdopen(write, "w") as pipe:
+                pipe.write(_answer(request))
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as pipe:
+            answer = pipe.read()
+        os.waitpid(child, 0)
+        answers.write((answer or json.dumps({"error": "the judging process ended without a verdict"})) + "\n")
+        answers.flush()
+
+
 if __name__ == "__main__":
-    print(json.dumps(verdicts(sys.argv[1], sys.argv[2])))
+    if sys.argv[1:] == ["--serve"]:
+        serve()
+    else:
+        print(json.dumps(verdicts(sys.argv[1], sys.argv[2])))

@@ -56,6 +56,7 @@ def _notebook_figures(root: Path, student: str, assignment: str) -> dict:
 
 
 UNCONFINED = ("--SandboxedExecute.sandbox=False",)
+PLAIN = UNCONFINED + ("--SandboxedExecute.outside_verdicts=False",)  # nbgrader's own Execute, in effect
 
 
 def grade_solution(settings: str, assignment: str, class_size: int, extra: tuple = ()) -> dict:
@@ -95,15 +96,19 @@ def main() -> None:
     parser.add_argument("--class-size", type=int, default=3, help="submissions graded in one class run")
     parser.add_argument("--assignment", action="append", choices=list(NOTEBOOKS))
     parser.add_argument("--labs", action="store_true", help="the labs too (default: the quizzes)")
+    parser.add_argument("--no-seed", action="store_true", help="leave out the seed's settings")
     args = parser.parse_args()
     rows, sandbox_rows = [], []
     for assignment in args.assignment or (list(NOTEBOOKS) if args.labs else QUIZZES):
+        # side by side, alternating, so that the machine's load falls on each alike
         fast = grade_solution("course", assignment, args.class_size)
+        plain = grade_solution("course", assignment, args.class_size, PLAIN)
         unconfined = grade_solution("course", assignment, args.class_size, UNCONFINED)
-        seed = grade_solution("seed", assignment, args.class_size)
+        seed = None if args.no_seed else grade_solution("seed", assignment, args.class_size)
         rows.append((assignment, fast, seed))
-        sandbox_rows.append((assignment, fast, unconfined))
-        print(f"{assignment}: course {fast}, without the sandbox {unconfined}, seed settings {seed}", flush=True)
+        sandbox_rows.append((assignment, fast, unconfined, plain))
+        print(f"{assignment}: course {fast}, without the sandbox {unconfined}, plain nbgrader {plain}, "
+              f"seed settings {seed}", flush=True)
     print(f"\nSeconds per submission in a class of {args.class_size} (one `nbgrader autograde` run), "
           "and for one submission graded alone (`--student`, which adds nbgrader's start-up).")
     print("\n| assignment | per submission, course | seed settings | ratio | alone, course | seed settings | ratio | "
@@ -117,12 +122,15 @@ def main() -> None:
               f"{fast['train']:.1f} | {seed['train']:.1f} | {fast['grader_mape']:.1f} | "
               f"{fast['mapes']} % | {seed['mapes']} % | {CATALOGUE[assignment].tutorial_mape} |")
 
-    print("\nWhat the sandbox costs (course settings; seconds per submission):")
-    print("\n| assignment | in a class, sandboxed | unconfined | added | alone, sandboxed | unconfined | added |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for assignment, boxed, free in sandbox_rows:
-        print(f"| {assignment} | {boxed['in_class']:.1f} | {free['in_class']:.1f} | {boxed['in_class'] - free['in_class']:+.1f} | "
-              f"{boxed['alone']:.1f} | {free['alone']:.1f} | {boxed['alone'] - free['alone']:+.1f} |")
+    print("\nWhat isolation costs (course settings; seconds per submission): plain nbgrader (no sandbox, the "
+          "test cells' own results), outside verdicts only, and both (the course's grading)")
+    print("\n| assignment | in a class: plain | verdicts | sandbox + verdicts | added | alone: plain | verdicts | "
+          "sandbox + verdicts | added |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for assignment, boxed, verdicts, plain in sandbox_rows:
+        print(f"| {assignment} | {plain['in_class']:.1f} | {verdicts['in_class']:.1f} | {boxed['in_class']:.1f} | "
+              f"{boxed['in_class'] - plain['in_class']:+.1f} | {plain['alone']:.1f} | {verdicts['alone']:.1f} | "
+              f"{boxed['alone']:.1f} | {boxed['alone'] - plain['alone']:+.1f} |")
 
 
 if __name__ == "__main__":

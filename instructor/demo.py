@@ -8,9 +8,11 @@ grades exported to CSV -> a score table per student. Run with ``python -m instru
 from __future__ import annotations
 
 import argparse
+import csv
 import time
 from pathlib import Path
 
+from grader_tests import integrity
 from rnn_course import load_data
 
 from . import classroom
@@ -44,6 +46,21 @@ def score_table(outcomes) -> str:
     return "\n".join(lines)
 
 
+def integrity_table(root: Path) -> str:
+    """The demo class's rows of the integrity report (integrity.csv, written by autograde)."""
+    path = root / integrity.FILE
+    rows = []
+    if path.exists():
+        with path.open() as handle:
+            rows = [row for row in csv.DictReader(handle) if row["student"].startswith(PREFIX)]
+    if not rows:
+        return "Integrity report: nothing to report."
+    lines = [f"Integrity report ({path.name}): what the sandbox refused, the limits reached, the test results "
+             "the grader overruled"]
+    lines += [f"  {row['student']} / {row['assignment']}: {row['event']}: {row['detail']}" for row in rows]
+    return "\n".join(lines)
+
+
 def run(root: Path = REPO) -> list:
     started = time.monotonic()
     print("Checking the data ...", flush=True)
@@ -73,6 +90,7 @@ def run(root: Path = REPO) -> list:
     csv_path = classroom.export_grades(root, root / "grades.csv")
     print(f"\n[{_clock(time.monotonic() - started)}] Done. Autograded points per student and assignment:\n")
     print(score_table(outcomes))
+    print("\n" + integrity_table(root))
     print(f"\nGrades exported to {csv_path}; autograded notebooks in autograded/, feedback (HTML) in feedback/.")
     print("TAs grade the written answers with `nbgrader formgrader` (see the README).")
     return outcomes

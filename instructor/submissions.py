@@ -191,13 +191,13 @@ stand_in = types.ModuleType('grader_tests')
 stand_in.check = lambda assignment, name, namespace: print(name, 'passed')
 sys.modules['grader_tests'] = stand_in
 """, ("test_hyperparameters", "test_shapes", "test_layers", "test_mape")),
-    "swallows_failures": ("the kit's check wrapped so that a failure prints 'passed' and no traceback", """
+    "forges_passed": ("the kit's check wrapped to print 'passed' after it, and tracebacks hidden", """
 import grader_tests
 real_check = grader_tests.check
 def check(assignment, name, namespace):
     try:
         real_check(assignment, name, namespace)
-    except Exception:
+    finally:
         print('Model layers: passed')
 grader_tests.check = check
 get_ipython().showtraceback = lambda *args, **kwargs: None
@@ -208,6 +208,19 @@ get_ipython().showtraceback = lambda *args, **kwargs: None
 REFUSED = {"rewrites_the_kit": "ATTACK kit refused", "rewrites_the_data": "ATTACK data refused",
            "reads_the_course": "ATTACK readable: nothing", "phones_home": "ATTACK network refused",
            "memory_hog": "ATTACK memory refused"}
+# What the integrity report (integrity.csv) lists for each submission of the GRU quiz's class that
+# tries something: (event, a part of its detail). Every other student of the class has no row.
+REPORTED = {
+    "rewrites_the_kit": [("write denied", "grader_tests/checks/models.py")],
+    "rewrites_the_data": [("write denied", "energy.csv")],
+    "phones_home": [("connection denied", f"('127.0.0.1', {ATTACK_PORT})")],
+    "fork_loop": [("many processes", "processes started"), ("kernel died", "process limit")],
+    "endless_cell": [("time limit", "stopped after")],
+    "kernel_killer": [("kernel died", "its own exit")],
+    "replaces_the_kit_module": [("verdict overruled", f"{test}: the kernel showed passed, the grader's verdict: failed")
+                                for test in ("test_hyperparameters", "test_shapes", "test_layers", "test_mape")],
+    "forges_passed": [("verdict overruled", "test_layers: the kernel showed passed, the grader's verdict: failed")],
+}
 INIT_LINE = "init = glorot_uniform()"
 HIDDEN_LAYER = "model.add(Dense(LATENT_DIM, activation='relu', input_shape=(T,),\n                kernel_initializer=init, bias_initializer=init))"
 
@@ -259,10 +272,12 @@ VARIANTS = [
             edits=(("train", "epochs=EPOCHS", "epochs=1"), ("test_mape", "assert len(", "pass  # assert len("))),
     *(Variant(name, R, f"attack with a wrong model (LSTM layers): {text}",
               edits=(("model", "GRU(", "LSTM("), ("model", LSTM_MODEL, LSTM_MODEL + code)),
+              demo=name == "rewrites_the_kit",
               **({"problem": "process limit"} if name == "fork_loop" else {"lost": ("test_layers",), "says": ("should be a GRU layer",)}))
       for name, (text, code) in ATTACKS.items()),
     *(Variant(name, R, f"attack with a wrong model (LSTM layers): {text}",
-              edits=(("model", "GRU(", "LSTM("), ("model", LSTM_MODEL, LSTM_MODEL + code)), lost=lost)
+              edits=(("model", "GRU(", "LSTM("), ("model", LSTM_MODEL, LSTM_MODEL + code)), lost=lost,
+              demo=name == "forges_passed")
       for name, (text, code, lost) in KERNEL_ATTACKS.items()),
     Variant("honest_after_attacks", R, "an honest mistake graded after the attacks: 10 GRU units in the first layer",
             edits=(("model", "GRU(FIRST_LAYER_LATENT_DIM, return_sequences=True", "GRU(10, return_sequences=True"),),

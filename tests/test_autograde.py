@@ -20,7 +20,7 @@ import pytest
 
 from instructor import classroom
 from instructor.classroom import NOTEBOOKS
-from instructor.submissions import ATTACK_PORT, REFUSED, TESTS, VARIANTS, build, variants
+from instructor.submissions import ATTACK_PORT, REFUSED, REPORTED, TESTS, VARIANTS, build, variants
 
 pytestmark = pytest.mark.autograde
 
@@ -166,16 +166,18 @@ def test_attacks_on_the_grading_machine_are_stopped_by_the_sandbox(graded, cours
 
 
 @in_group("one_step_rnn_multivariate")
-def test_forged_test_results_get_the_graders_verdict_and_are_listed(graded, course):
-    """Attacks inside the student's kernel change what its test cells show, not their points (the
-    points are checked with the other mistakes); the TA finds each forged cell in integrity.csv."""
+def test_the_integrity_report_lists_each_attempt_and_nothing_else(graded, course):
+    """Denied writes and connections, limits reached and forged test results (the points of forged
+    cells are checked with the other mistakes) are listed in integrity.csv, per student; honest
+    students have no row."""
     graded("one_step_rnn_multivariate")
     with (course / "integrity.csv").open() as handle:
-        listed = {(row["student"], row["detail"]) for row in csv.DictReader(handle)}
-    for test in ("test_hyperparameters", "test_shapes", "test_layers", "test_mape"):
-        assert ("replaces_the_kit_module", f"{test}: shown passed, graded failed") in listed
-    assert ("swallows_failures", "test_layers: shown passed, graded failed") in listed
-    assert not any(student in ("solution", "lstm_not_gru", "honest_after_attacks") for student, _ in listed)
+        rows = [row for row in csv.DictReader(handle) if row["assignment"] == "one_step_rnn_multivariate"]
+    for student, expected in REPORTED.items():
+        found = [(row["event"], row["detail"]) for row in rows if row["student"] == student]
+        for event, detail in expected:
+            assert any(e == event and detail in d for e, d in found), f"{student}: {event} {detail} not in {found}"
+    assert {row["student"] for row in rows} == set(REPORTED), rows
 
 
 @in_group("one_step_rnn_multivariate")

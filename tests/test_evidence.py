@@ -68,11 +68,12 @@ def test_a_cell_that_wrote_nothing_fails_outside(tmp_path, check):
     assert found[check] == {"passed": False, "message": NO_EVIDENCE, "title": found[check]["title"], "printed": ""}
 
 
-def test_each_test_cell_shows_the_graders_verdict_and_disagreements_are_listed():
+def test_each_test_cell_shows_the_graders_verdict_and_forged_results_are_listed():
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook, new_output
 
     from grader_tests import outside
+    from grader_tests.verdicts import NO_EVIDENCE
 
     def test_cell(name, outputs):
         cell = new_code_cell(f'assert True\nfrom grader_tests import check; check("one_step_rnn_multivariate", "{name}", globals())')
@@ -81,15 +82,21 @@ def test_each_test_cell_shows_the_graders_verdict_and_disagreements_are_listed()
         return cell
 
     forged = [new_output("stream", name="stdout", text="Model layers: passed\n")]
-    hidden = [new_output("error", ename="NameError", evalue="x", traceback=["NameError: x"])]
-    nb = new_notebook(cells=[test_cell("layers", forged), test_cell("shapes", hidden), test_cell("mape", [])])
+    error = [new_output("error", ename="NameError", evalue="x", traceback=["NameError: x"])]
+    nb = new_notebook(cells=[test_cell("layers", forged), test_cell("shapes", error), test_cell("mape", []),
+                             test_cell("hyperparameters", []), test_cell("initializer", list(error))])
     verdicts = {"layers": {"passed": False, "title": "Model layers", "message": "layer 1 should be a GRU layer"},
                 "shapes": {"passed": True, "title": "Tensor and model shapes", "message": None},
-                "mape": {"passed": True, "title": "Forecast accuracy (MAPE)", "message": None}}
+                "mape": {"passed": True, "title": "Forecast accuracy (MAPE)", "message": None, "printed": "MAPE: 2%\n"},
+                "hyperparameters": {"passed": False, "title": "Hyperparameters", "message": NO_EVIDENCE},
+                "initializer": {"passed": False, "title": "Weight initializer", "message": NO_EVIDENCE}}
     disagreements = outside.apply(nb, verdicts)
-    assert disagreements == [("layers", "passed", "failed"), ("shapes", "failed", "passed")]
-    layers, shapes, mape = nb.cells
+    assert disagreements == [("layers", "passed", "failed"), ("shapes", "failed", "passed"),
+                             ("hyperparameters", "passed", "failed")]  # it ran to its end without the grader's call
+    layers, shapes, mape, hyperparameters, initializer = nb.cells
     assert layers.outputs[-1].output_type == "error" and "layer 1 should be a GRU layer" in layers.outputs[-1].evalue
     assert not any(o.output_type == "error" for o in shapes.outputs)
-    assert mape.outputs[-1].text == "Forecast accuracy (MAPE): passed\n"
+    assert [o.text for o in mape.outputs] == ["MAPE: 2%\n", "Forecast accuracy (MAPE): passed\n"]
+    assert NO_EVIDENCE in hyperparameters.outputs[-1].evalue
+    assert initializer.outputs == error  # its own error (the cell stopped before the grader's call) says why
     nbformat.validate(nb)

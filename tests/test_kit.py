@@ -12,7 +12,7 @@ import tensorflow as tf
 from keras.layers import GRU, LSTM, Dense, Flatten, RepeatVector, TimeDistributed
 from keras.models import Sequential
 
-from grader_tests import CheckFailed, check, teacher_forcing
+from grader_tests import CheckFailed, judge, teacher_forcing
 from grader_tests.assignments import ASSIGNMENTS, with_mape_pass_mark
 from grader_tests.checks.namespace import describe_layer
 from grader_tests.measure import forward
@@ -59,15 +59,15 @@ def rnn_namespace(model, T=6, horizon=1, **answers):
 
 def failure(assignment, name, namespace) -> str:
     with pytest.raises(CheckFailed) as error:
-        check(assignment, name, namespace)
+        judge(assignment, name, namespace)
     return error.value.message
 
 
 @pytest.mark.parametrize("make", [gru_sequential, gru_functional_tf_keras])
 def test_gru_model_in_any_style_passes(make, capsys):
     namespace = rnn_namespace(make())
-    check(R, "layers", namespace)
-    check(R, "shapes", namespace)
+    judge(R, "layers", namespace)
+    judge(R, "shapes", namespace)
     assert capsys.readouterr().out.count("passed") == 2
 
 
@@ -106,7 +106,7 @@ def test_missing_or_unbuilt_model_is_explained():
 
 
 def test_encoder_decoder_layers():
-    check(E, "layers", {"model": encoder_decoder()})
+    judge(E, "layers", {"model": encoder_decoder()})
     assert "layer 1 should be a LSTM layer" in failure(E, "layers", {"model": encoder_decoder(first=GRU)})
     assert "layer 4 should have 6 units" in failure(E, "layers", {"model": encoder_decoder(decoder_units=12)})
     assert "layer 5 should be TimeDistributed(Dense(...))" in failure(E, "layers", {"model": encoder_decoder(wrap=False)})
@@ -114,8 +114,8 @@ def test_encoder_decoder_layers():
 
 @pytest.mark.parametrize("init", ["glorot_uniform", keras.initializers.RandomNormal(), keras.initializers.GlorotUniform(seed=1)])
 def test_random_initializers_pass(init):
-    check(W, "initializer", {"init": init, "model": feed_forward(init)})
-    check(W, "layers", {"model": feed_forward(init)})
+    judge(W, "initializer", {"init": init, "model": feed_forward(init)})
+    judge(W, "layers", {"model": feed_forward(init)})
 
 
 def test_zeros_and_unused_initializers_fail():
@@ -135,7 +135,7 @@ def test_feed_forward_layers_and_parameter_count():
 
 
 def test_a_failure_shows_only_its_message_and_writes_no_stderr(capfd):
-    error = pytest.raises(CheckFailed, check, R, "layers", {}).value
+    error = pytest.raises(CheckFailed, judge, R, "layers", {}).value
     assert error._render_traceback_() == ["\x1b[0;31mModel layers failed\x1b[0m: `model` is not defined; "
                                           "did the cell that defines it run without an error?"]
     assert capfd.readouterr().err == ""
@@ -224,7 +224,7 @@ def test_data_lab_checks_compare_with_the_graders_own_values(energy, capsys):
     namespace = {"daily_load": load.resample("D").mean(), "hourly_profile": hourly, "peak_hour": int(hourly.idxmax()),
                  "weekday_profile": load.groupby(load.index.dayofweek).mean()}
     for name in ("daily_load", "hourly_profile", "weekday_profile"):
-        check("data_exploration", name, namespace)
+        judge("data_exploration", name, namespace)
     assert "Daily mean load: passed" in capsys.readouterr().out
     summed = dict(namespace, daily_load=load.resample("D").sum())
     assert "a sum instead of a mean" in failure("data_exploration", "daily_load", summed)

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.skipif(sandbox.why_unavailable() is not None,
                                 reason=f"no sandbox on this machine: {sandbox.why_unavailable()}")
 
 
-def run_in_sandbox(code: str, tmp_path, **traits) -> str:
-    """Start a sandboxed kernel in `tmp_path`, run `code`, return what it printed."""
+def run_in_sandbox(code: str, tmp_path, report=None, **traits) -> str:
+    """Start a sandboxed kernel in `tmp_path`, run `code`, return what it printed (and put what the
+    kernel manager reported in the list `report`)."""
     async def main():
         manager = sandbox.SandboxKernelManager(kernel_name="python3", run_dir=str(tmp_path / "run"), **traits)
         await manager.start_kernel(cwd=str(tmp_path / "notebook"))
@@ -31,6 +32,8 @@ def run_in_sandbox(code: str, tmp_path, **traits) -> str:
         finally:
             client.stop_channels()
             await manager.shutdown_kernel(now=True)
+            if report is not None:
+                report.extend(manager.events)
 
     printed = []
 
@@ -52,6 +55,7 @@ def test_a_sandboxed_kernel_is_unprivileged_offline_and_sees_only_what_it_is_giv
     shared = tmp_path / "kit"
     shared.mkdir()
     (shared / "kit.py").write_text("KIT = 1\n")
+    report = []
     printed = run_in_sandbox(f"""
 import os, socket
 print('uid', os.getuid(), os.getgid())
@@ -71,7 +75,7 @@ try:
     print('online')
 except OSError as error:
     print('offline', type(error).__name__)
-""", tmp_path, read_only=[(str(shared), str(shared))])
+""", tmp_path, report, read_only=[(str(shared), str(shared))])
     assert "uid 62" in printed and "uid 0 " not in printed
     assert "own folder ['given.txt']" in printed and "wrote own folder" in printed
     for path in (secret, COURSE / "source", COURSE / "nbgrader_config.py", "/etc/shadow"):
@@ -80,6 +84,8 @@ except OSError as error:
     assert not (tmp_path / "notebook" / "answer.txt").exists(), "the kernel wrote in the real folder, not its copy"
     assert (shared / "kit.py").read_text() == "KIT = 1\n"
     assert sorted(os.listdir(tmp_path / "run")) == [".lock", "seccomp.bpf"], "the kernel's folder was not cleaned up"
+    # the kernel's report for the integrity section: the denied write and connection, nothing else
+    assert report == [("write denied", str(shared / "kit.py")), ("connection denied", "('1.1.1.1', 53)")], report
 
 
 def test_memory_and_process_limits_hold(tmp_path):
