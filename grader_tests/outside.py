@@ -50,9 +50,14 @@ class Judge:
             self.process.wait()
             self.process = None
 
-    def __call__(self, evidence_folder: str, assignment_id: str) -> dict:
+    def start(self) -> None:
+        """Start the judging process if it is not running (early: it imports TensorFlow while the first
+        notebook runs)."""
         if self.process is None or self.process.poll() is not None:
             self._start()
+
+    def __call__(self, evidence_folder: str, assignment_id: str) -> dict:
+        self.start()
         try:
             self.process.stdin.write(json.dumps({"folder": evidence_folder, "assignment": assignment_id}) + "\n")
             self.process.stdin.flush()

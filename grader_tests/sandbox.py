@@ -43,6 +43,8 @@ from traitlets import Bool, Float, Integer, List, Tuple, Unicode, default
 
 from . import integrity
 
+XLA_CACHE = "/tmp/xla-cache"  # in the sandbox (its private /tmp): XLA's compiled steps (TF_XLA_FLAGS)
+WARM_CACHES = os.path.join(".grader_cache", "xla")  # in the course folder: one per assignment, from its solution
 ETC_FILES = ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group",
              "hosts", "ssl", "ca-certificates", "mime.types", "fonts"]
 
@@ -175,6 +177,7 @@ class SandboxKernelManager(AsyncKernelManager):
         try:
             cmd, kw = await super()._async_pre_start_kernel(**kw)  # writes kernel.json (0600)
             os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid)
+            self._copy_warm_cache()
             work = os.path.join(self.sandbox_dir, "work")
             if not os.listdir(work):  # the kernel writes a private copy of the notebook's folder
                 shutil.copytree(cwd, work, dirs_exist_ok=True, symlinks=True, ignore=_special_files)
@@ -237,6 +240,7 @@ class SandboxKernelManager(AsyncKernelManager):
                     HOME="/tmp", TMPDIR="/tmp", MPLCONFIGDIR="/tmp/.matplotlib",
                     PATH=os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]),
                     PYTHONDONTWRITEBYTECODE="1", GRADER_EVENTS_FD=str(self._events_write),
+                    TF_XLA_FLAGS=f"--tf_xla_persistent_cache_directory={XLA_CACHE}",
                     GRADER_READ_ONLY=os.pathsep.join(target for _, target in self.read_only))
         for name, value in sorted(kept.items()):
             wrap += ["--setenv", name, value]
@@ -291,6 +295,32 @@ class SandboxKernelManager(AsyncKernelManager):
                     shutil.copyfile(path, os.path.join(target, check, name), follow_symlinks=False)
                     copied += info.st_size
 
+    def _copy_warm_cache(self) -> None:
+        """Start the kernel with XLA's cache folder (TensorFlow writes into it only if it exists),
+        holding a private copy of the assignment's warm cache (`warm_cache`) if there is one."""
+        source = getattr(self, "warm_cache", None)
+        target = os.path.join(self.sandbox_dir, "tmp", os.path.basename(XLA_CACHE))
+        if os.path.exists(target):  # a restarted kernel keeps its own
+            return
+        if source and os.path.isdir(source):
+            shutil.copytree(source, target)
+        else:
+            os.mkdir(target)
+        for root, dirs, files in os.walk(target):
+            for name in [root] + [os.path.join(root, n) for n in files]:
+                os.lchown(name, self.sandbox_uid, self.sandbox_uid)
+
+    def _keep_cache(self) -> None:
+        """For the warm-up run of a solution only: keep what XLA compiled (`cache_target`)."""
+        target = getattr(self, "cache_target", None)
+        source = os.path.join(self.sandbox_dir, "tmp", os.path.basename(XLA_CACHE))
+        if target and os.path.isdir(source) and not os.path.islink(source):
+            os.makedirs(target, exist_ok=True)
+            for name in os.listdir(source):
+                path = os.path.join(source, name)
+                if stat.S_ISREG(os.lstat(path).st_mode):
+                    shutil.copyfile(path, os.path.join(target, name), follow_symlinks=False)
+
     def _read_events(self) -> None:
         """What the kernel reported (grader_tests.watch): one JSON line per denied attempt."""
         chunks = []
@@ -320,6 +350,7 @@ class SandboxKernelManager(AsyncKernelManager):
         await super()._async_cleanup_resources(restart=restart)
         if not restart and getattr(self, "sandbox_dir", None):
             self._keep_evidence()
+            self._keep_cache()
             self._read_events()
             self._release()
 
@@ -356,8 +387,56 @@ class SandboxedExecute(Execute):
     def create_kernel_manager(self):
         manager = super().create_kernel_manager()
         manager.evidence_target = getattr(self, "_evidence_dir", None)
+        manager.warm_cache = getattr(self, "_warm_cache", None)
         self._manager = manager
         return manager
+
+    def warm_cache(self, assignment: str | None, notebook: str | None) -> str | None:
+        """The folder of XLA's compiled training steps of the assignment's own solution
+        (source/<assignment>/<notebook>.ipynb), made once per course folder by running that notebook
+        in the sandbox. Each student's kernel starts with a private copy: a model like the solution's
+        skips the compilation, and no kernel can change what another one starts with."""
+        if self.kernel_manager_class is not SandboxKernelManager or not assignment or not notebook:
+            return None
+        source = os.path.join(os.getcwd(), "source", assignment, notebook + ".ipynb")
+        target = os.path.join(os.getcwd(), WARM_CACHES, assignment)
+        if os.path.isdir(target):
+            return target
+        if not os.path.isfile(source):
+            return None
+        with open(source) as handle:
+            if "jit_compile=True" not in handle.read():
+                return None
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target + ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one warm-up per assignment, even when classes are graded in parallel
+            if not os.path.isdir(target):
+                self._run_solution(source, target)
+        return target if os.path.isdir(target) else None
+
+    def _run_solution(self, source: str, target: str) -> None:
+        import nbformat
+        from jupyter_core.utils import run_sync
+        from nbclient import NotebookClient
+
+        started = time.monotonic()
+        partial = target + ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        manager = SandboxKernelManager(config=self.config, kernel_name=self.kernel_name or "python3")
+        manager.cache_target = partial
+        client = NotebookClient(nbformat.read(source, as_version=4), km=manager, timeout=self.timeout,
+                                allow_errors=True, resources={"metadata": {"path": os.path.dirname(source)}})
+        try:
+            client.execute()
+        except Exception as error:  # grading goes on with a cold cache
+            self.log.warning("Warming XLA's cache with %s failed: %s", source, error)
+            return
+        finally:
+            if manager.has_kernel:  # a kernel manager handed to nbclient is left running
+                run_sync(manager.shutdown_kernel)(now=True)
+        if os.path.isdir(partial):
+            os.replace(partial, target)
+            self.log.info("XLA's cache warmed with %s in %.1f s", source, time.monotonic() - started)
 
     def preprocess(self, nb, resources=None, km=None):
         """Run the notebook, then give each hidden test cell the grader's verdict, computed outside the
@@ -371,10 +450,13 @@ class SandboxedExecute(Execute):
         self._events, self._manager = [], None
         info = (resources or {}).get("nbgrader", {})
         who = (info.get("student"), info.get("assignment"), info.get("notebook"))
+        self._warm_cache = self.warm_cache(who[1], who[2])
         cwd = ((resources or {}).get("metadata") or {}).get("path") or os.getcwd()
         planted = os.path.join(cwd, evidence.FOLDER)
         shutil.rmtree(planted, ignore_errors=True)  # evidence is what this run writes, not what was handed in
         checks = outside.hidden_checks(nb)
+        if checks and self.outside_verdicts:
+            outside.judge.start()
         try:
             with tempfile.TemporaryDirectory(prefix="grader-evidence-") as evidence_dir:
                 self._evidence_dir = evidence_dir

@@ -23,4 +23,5 @@ def main(measurement: str, *args: str) -> dict:
     raise SystemExit(f"unknown measurement {measurement!r}")
 
 
-print(json.dumps(main(*sys.argv[1:])))
+if __name__ == "__main__":
+    print(json.dumps(main(*sys.argv[1:])))

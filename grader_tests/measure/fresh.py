@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 COURSE_ROOT = Path(__file__).resolve().parents[2]
+# Set by the grader's judging process (grader_tests.verdicts), which is itself a fresh process that runs
+# no student code: there the measurements run in-process, `measure_now(measurement, *args) -> dict`.
+measure_now = None
 
 
 def run(measurement: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
@@ -22,6 +25,8 @@ def run(measurement: str, *args: str, timeout: float) -> subprocess.CompletedPro
 
 def json_result(measurement: str, *args: str, timeout: float, what: str) -> dict:
     """The JSON line a measurement prints last; RuntimeError naming `what` failed if it printed none."""
+    if measure_now is not None:
+        return measure_now(measurement, *args)
     done = run(measurement, *args, timeout=timeout)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
