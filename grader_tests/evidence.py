@@ -16,6 +16,7 @@ import os
 FOLDER = ".grader_evidence"
 MANIFEST = "manifest.json"
 MAX_BYTES = 64 * 1024**2  # per check; a model of the course is well under 1 MiB
+MAX_CHECKS, MAX_FILES = 32, 64  # folders, and files per folder, the grader copies out of the kernel
 COLLECT_ERROR = "error_of_the_students_code"  # what the student's code raised when the check called it
 
 
@@ -59,7 +60,7 @@ def _describe(name, value, folder):
 
 def export(check: str, names, namespace: dict, extra: dict | None = None) -> None:
     """Write the variables `names` (and `extra` values computed by the check) for the grader."""
-    folder = os.path.join(FOLDER, check)
+    folder = os.path.join(os.environ.get("GRADER_EVIDENCE") or FOLDER, check)
     os.makedirs(folder, exist_ok=True)
     manifest = {}
     for name, value in [(n, namespace.get(n, _MISSING)) for n in names] + list((extra or {}).items()):

@@ -41,7 +41,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer, List, Tuple, Unicode, default
 
-from . import integrity
+from . import evidence, integrity
 
 XLA_CACHE = "/tmp/xla-cache"  # in the sandbox (its private /tmp): XLA's compiled steps (TF_XLA_FLAGS)
 WARM_CACHES = os.path.join(".grader_cache", "xla")  # in the course folder: one per assignment, from its solution
@@ -96,6 +96,11 @@ def python_roots() -> list:
              os.path.realpath(sysconfig.get_paths()["stdlib"])}
     roots = sorted(os.path.realpath(r) for r in roots)
     return [r for r in roots if not any(r.startswith(other + "/") for other in roots)]
+
+
+def _printable(text, most: int) -> str:
+    """What the kernel reported, on one line and without terminal codes (it goes to the log)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))[:most]
 
 
 def watched(cmd: list) -> list:
@@ -240,6 +245,7 @@ class SandboxKernelManager(AsyncKernelManager):
                     HOME="/tmp", TMPDIR="/tmp", MPLCONFIGDIR="/tmp/.matplotlib",
                     PATH=os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]),
                     PYTHONDONTWRITEBYTECODE="1", GRADER_EVENTS_FD=str(self._events_write),
+                    GRADER_EVIDENCE=os.path.join(cwd, evidence.FOLDER),
                     TF_XLA_FLAGS=f"--tf_xla_persistent_cache_directory={XLA_CACHE}",
                     GRADER_READ_ONLY=os.pathsep.join(target for _, target in self.read_only))
         for name, value in sorted(kept.items()):
@@ -274,21 +280,24 @@ class SandboxKernelManager(AsyncKernelManager):
                 pass
 
     def _keep_evidence(self) -> None:
-        """Copy what the hidden test cells wrote down (regular files only, bounded) out of the
-        kernel's private folder before it is deleted."""
-        from .evidence import FOLDER, MAX_BYTES
+        """Copy what the hidden test cells wrote down out of the kernel's private folder before it is
+        deleted: regular files only, no path through a link (the kernel owns that folder), bounded."""
+        from .evidence import FOLDER, MAX_BYTES, MAX_CHECKS, MAX_FILES
 
         target = getattr(self, "evidence_target", None)
-        source = os.path.join(self.sandbox_dir, "work", FOLDER)
-        if not target or not os.path.isdir(source) or os.path.islink(source):
+        root = os.path.realpath(self.sandbox_dir)
+        work = os.path.join(root, "work")
+        source = os.path.join(work, FOLDER)
+        if not target or any(os.path.islink(p) or not os.path.isdir(p) for p in (work, source)):
             return
-        for check in os.listdir(source):
+        for check in sorted(os.listdir(source))[:MAX_CHECKS]:
             folder = os.path.join(source, check)
-            if os.path.islink(folder) or not os.path.isdir(folder):
+            if os.path.islink(folder) or not os.path.isdir(folder) or \
+                    not os.path.realpath(folder).startswith(root + os.sep):
                 continue
             copied = 0
             os.makedirs(os.path.join(target, check), exist_ok=True)
-            for name in os.listdir(folder):
+            for name in sorted(os.listdir(folder))[:MAX_FILES]:
                 path = os.path.join(folder, name)
                 info = os.lstat(path)
                 if stat.S_ISREG(info.st_mode) and copied + info.st_size <= MAX_BYTES:
@@ -332,9 +341,9 @@ class SandboxKernelManager(AsyncKernelManager):
         for line in b"".join(chunks).decode(errors="replace").splitlines()[:200]:
             try:
                 event = json.loads(line)
-                self.events.append((str(event["event"])[:40], str(event["detail"])[:300]))
+                self.events.append((_printable(event["event"], 40), _printable(event["detail"], 300)))
             except (ValueError, KeyError, TypeError):
-                self.events.append(("unreadable report", line[:300]))
+                self.events.append(("unreadable report", _printable(line, 300)))
 
     def _release(self) -> None:
         """Delete the kernel's folder (which frees its uid) and close its report."""
@@ -384,6 +393,8 @@ class SandboxedExecute(Execute):
         if not self.outside_verdicts:
             self.log.warning("Grading WITHOUT outside verdicts: the points are what the student's kernel shows")
 
+    _warm_failed: set = set()  # assignments whose solution could not warm the cache, in this process
+
     def create_kernel_manager(self):
         manager = super().create_kernel_manager()
         manager.evidence_target = getattr(self, "_evidence_dir", None)
@@ -396,7 +407,8 @@ class SandboxedExecute(Execute):
         (source/<assignment>/<notebook>.ipynb), made once per course folder by running that notebook
         in the sandbox. Each student's kernel starts with a private copy: a model like the solution's
         skips the compilation, and no kernel can change what another one starts with."""
-        if self.kernel_manager_class is not SandboxKernelManager or not assignment or not notebook:
+        if self.kernel_manager_class is not SandboxKernelManager or not assignment or not notebook \
+                or assignment in self._warm_failed:
             return None
         source = os.path.join(os.getcwd(), "source", assignment, notebook + ".ipynb")
         target = os.path.join(os.getcwd(), WARM_CACHES, assignment)
@@ -411,8 +423,14 @@ class SandboxedExecute(Execute):
         with open(target + ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one warm-up per assignment, even when classes are graded in parallel
             if not os.path.isdir(target):
-                self._run_solution(source, target)
-        return target if os.path.isdir(target) else None
+                try:
+                    self._run_solution(source, target)
+                except Exception as error:  # grading goes on with a cold cache
+                    self.log.warning("Warming XLA's cache with %s failed: %s", source, error)
+        if not os.path.isdir(target):
+            self._warm_failed.add(assignment)  # not tried again in this run
+            return None
+        return target
 
     def _run_solution(self, source: str, target: str) -> None:
         import nbformat
@@ -428,9 +446,6 @@ class SandboxedExecute(Execute):
                                 allow_errors=True, resources={"metadata": {"path": os.path.dirname(source)}})
         try:
             client.execute()
-        except Exception as error:  # grading goes on with a cold cache
-            self.log.warning("Warming XLA's cache with %s failed: %s", source, error)
-            return
         finally:
             if manager.has_kernel:  # a kernel manager handed to nbclient is left running
                 run_sync(manager.shutdown_kernel)(now=True)
@@ -450,7 +465,6 @@ class SandboxedExecute(Execute):
         self._events, self._manager = [], None
         info = (resources or {}).get("nbgrader", {})
         who = (info.get("student"), info.get("assignment"), info.get("notebook"))
-        self._warm_cache = self.warm_cache(who[1], who[2])
         cwd = ((resources or {}).get("metadata") or {}).get("path") or os.getcwd()
         planted = os.path.join(cwd, evidence.FOLDER)
         shutil.rmtree(planted, ignore_errors=True)  # evidence is what this run writes, not what was handed in
@@ -458,6 +472,7 @@ class SandboxedExecute(Execute):
         if checks and self.outside_verdicts:
             outside.judge.start()
         try:
+            self._warm_cache = self.warm_cache(who[1], who[2])
             with tempfile.TemporaryDirectory(prefix="grader-evidence-") as evidence_dir:
                 self._evidence_dir = evidence_dir
                 try:

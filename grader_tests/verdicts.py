@@ -39,7 +39,12 @@ def verdicts(folder: str, assignment_id: str) -> dict:
         if not os.path.isfile(os.path.join(place, evidence.MANIFEST)):
             found[name] = {"passed": False, "message": NO_EVIDENCE, "title": check.title, "printed": ""}
             continue
-        namespace, problems = evidence.load(place)
+        try:
+            namespace, problems = evidence.load(place)
+        except Exception as error:  # e.g. a manifest cut short when the kernel was killed: this check only
+            found[name] = {"passed": False, "title": check.title, "printed": "",
+                           "message": f"the grader could not read what this cell handed over ({type(error).__name__})"}
+            continue
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
             message = failure_of(assignment, check, namespace)
@@ -55,6 +60,20 @@ def _answer(request: dict) -> str:
         return json.dumps(verdicts(request["folder"], request["assignment"]))
     except BaseException as error:  # the client reports it; the server goes on
         return json.dumps({"error": f"{type(error).__name__}: {error}"[:500]})
+
+
+CHILD_MEMORY = 8 * 1024**3  # bytes of address space: a model of the course needs far less
+CHILD_SECONDS = 300  # of CPU, and of wall time (an alarm)
+
+
+def _limit_child() -> None:
+    """The evidence is the student's: a model declared huge or slow must not take the grader down."""
+    import resource
+    import signal
+
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
+    resource.setrlimit(resource.RLIMIT_CPU, (CHILD_SECONDS, CHILD_SECONDS))
+    signal.alarm(CHILD_SECONDS)
 
 
 def serve() -> None:
@@ -75,10 +94,13 @@ def serve() -> None:
         read, write = os.pipe()
         child = os.fork()
         if child == 0:
-            os.close(read)
-            with os.fdopen(write, "w") as pipe:
-                pipe.write(_answer(request))
-            os._exit(0)
+            try:
+                os.close(read)
+                _limit_child()
+                with os.fdopen(write, "w") as pipe:
+                    pipe.write(_answer(request))
+            finally:
+                os._exit(0)
         os.close(write)
         with os.fdopen(read) as pipe:
             answer = pipe.read()

@@ -83,8 +83,10 @@ def test_each_test_cell_shows_the_graders_verdict_and_forged_results_are_listed(
 
     forged = [new_output("stream", name="stdout", text="Model layers: passed\n")]
     error = [new_output("error", ename="NameError", evalue="x", traceback=["NameError: x"])]
-    nb = new_notebook(cells=[test_cell("layers", forged), test_cell("shapes", error), test_cell("mape", []),
-                             test_cell("hyperparameters", []), test_cell("initializer", list(error))])
+    warning = [new_output("stream", name="stderr", text="a library's warning\n")]
+    nb = new_notebook(cells=[test_cell("layers", forged), test_cell("shapes", error + warning), test_cell("mape", []),
+                             test_cell("hyperparameters", []), test_cell("initializer", list(error)),
+                             test_cell("dimensions", list(forged))])
     verdicts = {"layers": {"passed": False, "title": "Model layers", "message": "layer 1 should be a GRU layer"},
                 "shapes": {"passed": True, "title": "Tensor and model shapes", "message": None},
                 "mape": {"passed": True, "title": "Forecast accuracy (MAPE)", "message": None, "printed": "MAPE: 2%\n"},
@@ -93,9 +95,10 @@ def test_each_test_cell_shows_the_graders_verdict_and_forged_results_are_listed(
     disagreements = outside.apply(nb, verdicts)
     assert disagreements == [("layers", "passed", "failed"), ("shapes", "failed", "passed"),
                              ("hyperparameters", "passed", "failed")]  # it ran to its end without the grader's call
-    layers, shapes, mape, hyperparameters, initializer = nb.cells
+    layers, shapes, mape, hyperparameters, initializer, dimensions = nb.cells
     assert layers.outputs[-1].output_type == "error" and "layer 1 should be a GRU layer" in layers.outputs[-1].evalue
-    assert not any(o.output_type == "error" for o in shapes.outputs)
+    assert [o.text for o in shapes.outputs] == ["Tensor and model shapes: passed\n"]  # no error, no stderr
+    assert "no verdict for this test cell" in dimensions.outputs[-1].evalue  # no verdict: no points
     assert [o.text for o in mape.outputs] == ["MAPE: 2%\n", "Forecast accuracy (MAPE): passed\n"]
     assert NO_EVIDENCE in hyperparameters.outputs[-1].evalue
     assert initializer.outputs == error  # its own error (the cell stopped before the grader's call) says why
