@@ -16,6 +16,8 @@ import sys
 
 from nbformat.v4 import new_output
 
+from .errors import CheckFailed
+
 HIDDEN_CALL = re.compile(r'check\("(\w+)", "(\w+)", globals\(\)\)')
 TIMEOUT_SECONDS = 600
 
@@ -79,8 +81,8 @@ atexit.register(judge.stop)
 
 
 def _failed_output(title: str, message: str):
-    return new_output("error", ename="CheckFailed", evalue=message,
-                      traceback=[f"\x1b[0;31m{title} failed\x1b[0m: {message}"])
+    failed = CheckFailed(title, message)
+    return new_output("error", ename="CheckFailed", evalue=message, traceback=failed._render_traceback_())
 
 
 def apply(nb, verdicts: dict) -> list:

@@ -98,6 +98,18 @@ def python_roots() -> list:
     return [r for r in roots if not any(r.startswith(other + "/") for other in roots)]
 
 
+def _copy_files(source: str, target: str, max_files: int, max_bytes: int) -> None:
+    """Copy the regular files of `source` (no links, no devices; within the bounds) into `target`."""
+    os.makedirs(target, exist_ok=True)
+    copied = 0
+    for name in sorted(os.listdir(source))[:max_files]:
+        path = os.path.join(source, name)
+        info = os.lstat(path)
+        if stat.S_ISREG(info.st_mode) and copied + info.st_size <= max_bytes:
+            shutil.copyfile(path, os.path.join(target, name), follow_symlinks=False)
+            copied += info.st_size
+
+
 def _printable(text, most: int) -> str:
     """What the kernel reported, on one line and without terminal codes (it goes to the log)."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))[:most]
@@ -186,9 +198,7 @@ class SandboxKernelManager(AsyncKernelManager):
             work = os.path.join(self.sandbox_dir, "work")
             if not os.listdir(work):  # the kernel writes a private copy of the notebook's folder
                 shutil.copytree(cwd, work, dirs_exist_ok=True, symlinks=True, ignore=_special_files)
-                for root, dirs, files in os.walk(work):
-                    for name in [root] + [os.path.join(root, n) for n in dirs + files]:
-                        os.lchown(name, self.sandbox_uid, self.sandbox_uid)
+                self._hand_over(work)
         except BaseException:
             self._release()
             raise
@@ -281,28 +291,24 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def _keep_evidence(self) -> None:
         """Copy what the hidden test cells wrote down out of the kernel's private folder before it is
-        deleted: regular files only, no path through a link (the kernel owns that folder), bounded."""
+        deleted (bounded: at most MAX_CHECKS folders)."""
         from .evidence import FOLDER, MAX_BYTES, MAX_CHECKS, MAX_FILES
 
         target = getattr(self, "evidence_target", None)
-        root = os.path.realpath(self.sandbox_dir)
-        work = os.path.join(root, "work")
-        source = os.path.join(work, FOLDER)
-        if not target or any(os.path.islink(p) or not os.path.isdir(p) for p in (work, source)):
-            return
-        for check in sorted(os.listdir(source))[:MAX_CHECKS]:
-            folder = os.path.join(source, check)
-            if os.path.islink(folder) or not os.path.isdir(folder) or \
-                    not os.path.realpath(folder).startswith(root + os.sep):
-                continue
-            copied = 0
-            os.makedirs(os.path.join(target, check), exist_ok=True)
-            for name in sorted(os.listdir(folder))[:MAX_FILES]:
-                path = os.path.join(folder, name)
-                info = os.lstat(path)
-                if stat.S_ISREG(info.st_mode) and copied + info.st_size <= MAX_BYTES:
-                    shutil.copyfile(path, os.path.join(target, check, name), follow_symlinks=False)
-                    copied += info.st_size
+        source = self._kernel_folder("work", FOLDER)
+        if target and source:
+            for check in sorted(os.listdir(source))[:MAX_CHECKS]:
+                if self._kernel_folder("work", FOLDER, check):
+                    _copy_files(os.path.join(source, check), os.path.join(target, check), MAX_FILES, MAX_BYTES)
+
+    def _kernel_folder(self, *parts) -> str | None:
+        """sandbox_dir/<parts> if it is a folder reached through no link (the kernel owns them all)."""
+        path = os.path.realpath(self.sandbox_dir)
+        for part in parts:
+            path = os.path.join(path, part)
+            if os.path.islink(path) or not os.path.isdir(path):
+                return None
+        return path
 
     def _copy_warm_cache(self) -> None:
         """Start the kernel with XLA's cache folder (TensorFlow writes into it only if it exists),
@@ -315,20 +321,20 @@ class SandboxKernelManager(AsyncKernelManager):
             shutil.copytree(source, target)
         else:
             os.mkdir(target)
-        for root, dirs, files in os.walk(target):
-            for name in [root] + [os.path.join(root, n) for n in files]:
+        self._hand_over(target)
+
+    def _hand_over(self, folder: str) -> None:
+        """Make everything under `folder` the kernel's own (its uid)."""
+        for root, dirs, files in os.walk(folder):
+            for name in [root] + [os.path.join(root, n) for n in dirs + files]:
                 os.lchown(name, self.sandbox_uid, self.sandbox_uid)
 
     def _keep_cache(self) -> None:
         """For the warm-up run of a solution only: keep what XLA compiled (`cache_target`)."""
         target = getattr(self, "cache_target", None)
-        source = os.path.join(self.sandbox_dir, "tmp", os.path.basename(XLA_CACHE))
-        if target and os.path.isdir(source) and not os.path.islink(source):
-            os.makedirs(target, exist_ok=True)
-            for name in os.listdir(source):
-                path = os.path.join(source, name)
-                if stat.S_ISREG(os.lstat(path).st_mode):
-                    shutil.copyfile(path, os.path.join(target, name), follow_symlinks=False)
+        source = self._kernel_folder("tmp", os.path.basename(XLA_CACHE))
+        if target and source:
+            _copy_files(source, target, max_files=10_000, max_bytes=1024**3)
 
     def _read_events(self) -> None:
         """What the kernel reported (grader_tests.watch): one JSON line per denied attempt."""

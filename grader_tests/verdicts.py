@@ -1,10 +1,10 @@
 """The grader's verdicts, outside the student's kernel: each check of an assignment run on the
 evidence its test cell wrote (`evidence`), in a process that runs no code of the student's.
 
-    python -m grader_tests.verdicts EVIDENCE_FOLDER ASSIGNMENT     # one notebook: one JSON line
-    python -m grader_tests.verdicts --serve                        # many: one JSON request per line
+    python -m grader_tests.verdicts --serve
 
-prints {check: {"passed": bool, "message": str | null, "title": str, "printed": str}}; a check whose
+reads one JSON request per line ({"folder": EVIDENCE_FOLDER, "assignment": ID}) and answers each with
+one line, {check: {"passed": bool, "message": str | null, "title": str, "printed": str}}; a check whose
 cell wrote no evidence is failed ("the notebook did not reach the grader's check").
 
 `--serve` imports TensorFlow and Keras once, before it has seen any evidence, and judges each
@@ -110,7 +110,4 @@ def serve() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--serve"]:
-        serve()
-    else:
-        print(json.dumps(verdicts(sys.argv[1], sys.argv[2])))
+    serve()
