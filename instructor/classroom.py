@@ -57,8 +57,9 @@ def make_course_copy(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "nbgrader_config.py", dest / "nbgrader_config.py")
     shutil.copytree(REPO / "source", dest / "source", dirs_exist_ok=True)
-    if not (dest / "grader_tests").exists():
-        (dest / "grader_tests").symlink_to(REPO / "grader_tests")
+    for package in ("grader_tests", "instructor"):  # the kit, and the hand-in plugins nbgrader_config.py names
+        if not (dest / package).exists():
+            (dest / package).symlink_to(REPO / package)
     return dest
 
 
