@@ -118,7 +118,7 @@ def _last_change(path: str) -> datetime.datetime:
     for folder, names, files in os.walk(path):
         for name in names + files:
             latest = max(latest, os.lstat(os.path.join(folder, name)).st_ctime)
-    return parse_utc(datetime.datetime.fromtimestamp(latest, datetime.timezone.utc))
+    return parse_utc(datetime.datetime.fromtimestamp(latest, datetime.UTC))
 
 
 class LmsFileNames(FileNameCollectorPlugin):
