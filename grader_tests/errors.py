@@ -1,13 +1,26 @@
-"""How a check says that an answer is wrong."""
+"""How a check says that an answer is wrong, and how a verdict looks in a notebook."""
+
+import textwrap
+
+WIDTH = 88  # characters per line of a verdict: fits a 1000 px page without scrolling
+RED, GREEN, BOLD, RESET = "\x1b[1;31m", "\x1b[1;32m", "\x1b[1m", "\x1b[0m"
 
 
 class Mismatch(Exception):
-    """Raised inside a check with the explanation for the student: what was expected, what was found."""
+    """Raised inside a check with the explanation for the student: what is wrong (a line per
+    problem), then what was expected, what was found and what to do, each on a line of its own."""
+
+    def __init__(self, *problems: str, expected=None, found=None, todo=None):
+        lines = list(problems)
+        for label, value in (("expected", expected), ("found", found), ("to do", todo)):
+            if value is not None:
+                lines.append(f"{label}: {value}")
+        super().__init__("\n".join(lines))
 
 
 class CheckFailed(AssertionError):
-    """A failed check as the notebook shows it. IPython shows only `title failed: message`, never the
-    kit's source."""
+    """A failed check as the notebook shows it: a red title line, then the message's lines wrapped
+    to WIDTH; never the kit's source."""
 
     def __init__(self, title: str, message: str):
         super().__init__(message)
@@ -15,4 +28,24 @@ class CheckFailed(AssertionError):
         self.message = message
 
     def _render_traceback_(self):
-        return [f"\x1b[0;31m{self.title} failed\x1b[0m: {self.message}"]
+        return [f"{RED}✗ {self.title} failed{RESET}", *wrapped(self.message)]
+
+
+def wrapped(message: str) -> list:
+    """Each line of `message` indented and wrapped; a labelled line ("found: ...") keeps its label
+    bold and its continuation under its text."""
+    lines = []
+    for line in message.splitlines() or [""]:
+        label, _, rest = line.partition(": ")
+        if rest and label in ("expected", "found", "to do"):
+            width = len(label) + 2
+            text = textwrap.wrap(rest, WIDTH - 2 - width) or [""]
+            lines.append(f"  {BOLD}{label}:{RESET} {text[0]}")
+            lines += [" " * (2 + width) + more for more in text[1:]]
+        else:
+            lines += ["  " + part for part in textwrap.wrap(line, WIDTH - 2)] or [""]
+    return lines
+
+
+def passed_line(title: str) -> str:
+    return f"{GREEN}✓ {title}: passed{RESET}\n"

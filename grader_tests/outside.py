@@ -16,7 +16,7 @@ import sys
 
 from nbformat.v4 import new_output
 
-from .errors import CheckFailed
+from .errors import CheckFailed, passed_line
 
 HIDDEN_CALL = re.compile(r'check\("(\w+)", "(\w+)", globals\(\)\)')
 TIMEOUT_SECONDS = 600
@@ -106,7 +106,7 @@ def apply(nb, verdicts: dict) -> list:
                 disagreements.append((name, "failed", "passed"))
             # nbgrader scores a cell with an error or stderr output as failed
             cell.outputs = [o for o in cell.outputs if o.output_type != "error" and o.get("name") != "stderr"]
-            cell.outputs.append(new_output("stream", name="stdout", text=f"{verdict['title']}: passed\n"))
+            cell.outputs.append(new_output("stream", name="stdout", text=passed_line(verdict["title"])))
         elif not (shown_failed and verdict["message"] == NO_EVIDENCE):  # else the cell's own error says why
             if shown_pass:
                 disagreements.append((name, "passed", "failed"))

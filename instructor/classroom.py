@@ -160,7 +160,7 @@ def export_grades(root: Path, csv_path: Path) -> Path:
 
 
 def failure_messages(root: Path, student: str, assignment: str) -> dict:
-    """grade_id -> the error a failed test cell showed in the autograded notebook."""
+    """grade_id -> the error a failed test cell showed in the autograded notebook, as one line."""
     path = root / "autograded" / student / assignment / NOTEBOOKS[assignment]
     messages = {}
     for cell in nbformat.read(path, as_version=4).cells:
@@ -168,5 +168,5 @@ def failure_messages(root: Path, student: str, assignment: str) -> dict:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 text = "\n".join(output.get("traceback", [])) or f"{output['ename']}: {output['evalue']}"
-                messages[grade_id] = re.sub(r"\x1b\[[0-9;]*m", "", text)
+                messages[grade_id] = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", text).split())  # one line, unwrapped
     return messages

@@ -128,7 +128,7 @@ def test_a_mistake_loses_exactly_its_tests_with_a_message(graded, course, varian
     assert passed | failed == set(TESTS[variant.assignment])
     messages = classroom.failure_messages(course, variant.name, variant.assignment)
     for test in variant.lost:
-        assert "failed: " in messages.get(test, "") or "AssertionError" in messages.get(test, ""), (
+        assert " failed " in messages.get(test, "") or "AssertionError" in messages.get(test, ""), (
             f"{test} of {variant.name} failed without a message: {messages.get(test)!r}")
     for words in variant.says:
         assert any(words in text for text in messages.values()), f"no feedback of {variant.name} says {words!r}: {messages}"

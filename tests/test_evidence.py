@@ -97,9 +97,9 @@ def test_each_test_cell_shows_the_graders_verdict_and_forged_results_are_listed(
                              ("hyperparameters", "passed", "failed")]  # it ran to its end without the grader's call
     layers, shapes, mape, hyperparameters, initializer, dimensions = nb.cells
     assert layers.outputs[-1].output_type == "error" and "layer 1 should be a GRU layer" in layers.outputs[-1].evalue
-    assert [o.text for o in shapes.outputs] == ["Tensor and model shapes: passed\n"]  # no error, no stderr
+    assert [o.text for o in shapes.outputs] == ["\x1b[1;32m✓ Tensor and model shapes: passed\x1b[0m\n"]  # no error, no stderr
     assert "no verdict for this test cell" in dimensions.outputs[-1].evalue  # no verdict: no points
-    assert [o.text for o in mape.outputs] == ["MAPE: 2%\n", "Forecast accuracy (MAPE): passed\n"]
+    assert [o.text for o in mape.outputs] == ["MAPE: 2%\n", "\x1b[1;32m✓ Forecast accuracy (MAPE): passed\x1b[0m\n"]
     assert NO_EVIDENCE in hyperparameters.outputs[-1].evalue
     assert initializer.outputs == error  # its own error (the cell stopped before the grader's call) says why
     nbformat.validate(nb)

@@ -16,7 +16,7 @@ def _predictions(namespace):
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise Mismatch(f"`predictions` should be a numpy array of loads; found {type(value).__name__}") from None
+        raise Mismatch("`predictions` should be a numpy array of loads", found=type(value).__name__) from None
 
 
 def check_shapes(assignment, namespace):
@@ -24,8 +24,9 @@ def check_shapes(assignment, namespace):
     spec = assignment.spec
     expected, found = spec.prediction_shape, _predictions(namespace).shape
     if found != expected:
-        raise Mismatch(f"`predictions` should have shape {expected}: one row per forecast origin (test hours 0 to "
-                       f"{expected[0] - 1}) and {spec.horizon} columns (t+1 to t+{spec.horizon}); found {found}")
+        raise Mismatch(f"`predictions` should have shape {expected}",
+                       expected=f"one row per forecast origin (test hours 0 to {expected[0] - 1}) and {spec.horizon} "
+                                f"columns (t+1 to t+{spec.horizon})", found=found)
 
 
 def _walk_forward_problem(spec, predictions, truth) -> str | None:
@@ -36,10 +37,11 @@ def _walk_forward_problem(spec, predictions, truth) -> str | None:
     for origin, expected in truth["rows"].items():
         found = predictions[int(origin)]
         if not np.allclose(found, expected, rtol=spec.relative_tolerance):
-            return (f"the forecast made at {truth['origins'][int(origin)]} (origin {origin}) should be about "
-                    f"{np.round(expected).tolist()} MW, what SARIMAX{spec.order}x{spec.seasonal_order} fitted on the "
-                    f"{spec.window} hours before that hour forecasts; found {np.round(found).tolist()}. Fit each model on "
-                    "the last WINDOW hours known before the origin (no later hour), then add the origin's true load")
+            return (f"the forecast made at {truth['origins'][int(origin)]} (origin {origin}) is not what "
+                    f"SARIMAX{spec.order}x{spec.seasonal_order} fitted on the {spec.window} hours before that hour "
+                    f"forecasts\nexpected: about {np.round(expected).tolist()} MW\nfound: {np.round(found).tolist()}\n"
+                    "to do: fit each model on the last WINDOW hours known before the origin (no later hour), then add "
+                    "the origin's true load")
     return None
 
 
@@ -63,8 +65,8 @@ def check_mape(assignment, namespace):
     # Computed here on purpose, not with rnn_course.mape: the student's kernel may have replaced it.
     found = float(np.mean(np.abs(predictions - targets) / np.abs(targets)))
     if not found < spec.mape_threshold:
-        raise Mismatch(f"the multi-step MAPE of the forecasts is {found:.2%}; the reference walk-forward scores below "
-                       f"{spec.mape_threshold:.1%}")
+        raise Mismatch("the multi-step MAPE of the forecasts is too high", expected=f"below {spec.mape_threshold:.1%} "
+                       "(what the reference walk-forward scores)", found=f"{found:.2%}")
     print(f"multi-step MAPE on the test hours from {spec.test_start[:10]}: {found:.2%} "
           f"(pass mark: below {spec.mape_threshold:.1%})")
 

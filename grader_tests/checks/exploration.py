@@ -17,15 +17,15 @@ def _series(namespace, name, expected_length, what):
     value = variable(namespace, name)
     if isinstance(value, pd.DataFrame):
         if value.shape[1] != 1:
-            raise Mismatch(f"`{name}` should be one column of numbers ({what}); found a table with columns "
-                           f"{list(value.columns)}")
+            raise Mismatch(f"`{name}` should be one column of numbers ({what})",
+                           found=f"a table with columns {list(value.columns)}")
         value = value.iloc[:, 0]
     try:
         numbers = np.asarray(value, dtype=float).reshape(-1)
     except (TypeError, ValueError):
-        raise Mismatch(f"`{name}` should hold numbers ({what}); found {type(value).__name__}") from None
+        raise Mismatch(f"`{name}` should hold numbers ({what})", found=type(value).__name__) from None
     if len(numbers) != expected_length:
-        raise Mismatch(f"`{name}` should hold {expected_length} values ({what}); found {len(numbers)}")
+        raise Mismatch(f"`{name}` should hold {expected_length} values ({what})", found=f"{len(numbers)} values")
     return numbers
 
 
@@ -39,8 +39,9 @@ def _first_difference(spec, found, expected, labels, name, what):
     ratio = found[first] / expected[first] if expected[first] else float("nan")
     hint = (f" (that is {spec.hours_per_day} times the mean: a sum instead of a mean?)"
             if abs(ratio - spec.hours_per_day) < 1e-6 else "")
-    raise Mismatch(f"`{name}` for {labels[first]} should be {expected[first]:,.1f} MW ({what}); found "
-                   f"{found[first]:,.1f}{hint}. {int((~close).sum())} of {len(found)} values differ")
+    raise Mismatch(f"`{name}` for {labels[first]} should be {expected[first]:,.1f} MW ({what}); "
+                   f"{int((~close).sum())} of {len(found)} values differ",
+                   expected=f"{expected[first]:,.1f} MW", found=f"{found[first]:,.1f}{hint}")
 
 
 def check_daily_load(assignment, namespace):
@@ -60,7 +61,7 @@ def check_hourly_profile(assignment, namespace):
                       "the mean load at that hour over the three years")
     peak = variable(namespace, "peak_hour")
     if peak != truth["peak_hour"]:
-        raise Mismatch(f"`peak_hour` should be {truth['peak_hour']}, the hour with the highest mean load; found {peak!r}")
+        raise Mismatch("`peak_hour` should be the hour with the highest mean load", expected=truth["peak_hour"], found=repr(peak))
 
 
 def check_weekday_profile(assignment, namespace):
@@ -72,7 +73,7 @@ def check_weekday_profile(assignment, namespace):
     found = _series(namespace, "weekday_profile", len(days), f"the mean load of each day of the week, {first} first")
     shifted = truth["weekday_profile"][-1:] + truth["weekday_profile"][:-1]
     if np.allclose(found, shifted, rtol=spec.relative_tolerance):
-        raise Mismatch(f"`weekday_profile` starts with {days[-1]}; it should start with {first} (pandas' dayofweek 0)")
+        raise Mismatch(f"`weekday_profile` should start with {first} (pandas' dayofweek 0)", found=f"it starts with {days[-1]}")
     _first_difference(spec, found, truth["weekday_profile"], days, "weekday_profile",
                       "the mean load on that day of the week")
 

@@ -47,7 +47,7 @@ def check_answers(assignment, namespace):
         if found != expected:
             wrong.append(f"{name} should be {expected!r}, found {found!r}")
     if wrong:
-        raise Mismatch("; ".join(wrong))
+        raise Mismatch(*wrong)
 
 
 def check_shapes(assignment, namespace):
@@ -64,7 +64,7 @@ def check_shapes(assignment, namespace):
     if found_out != spec.output_shape:
         wrong.append(f"the model's output shape should be {spec.output_shape}, found {found_out}")
     if wrong:
-        raise Mismatch("; ".join(wrong))
+        raise Mismatch(*wrong)
 
 
 def check_layers(assignment, namespace):
@@ -75,16 +75,16 @@ def check_layers(assignment, namespace):
     expected_text = ", ".join(e.text() for e in spec.layers)
     found_text = ", ".join(describe_layer(layer) for layer in layers)
     if len(layers) != len(spec.layers):
-        raise Mismatch(f"the model should have {len(spec.layers)} layers: {expected_text}; "
-                       f"yours has {len(layers)}: {found_text}")
+        raise Mismatch(f"the model should have {len(spec.layers)} layers; yours has {len(layers)}",
+                       expected=expected_text, found=found_text)
     for position, (layer, expected) in enumerate(zip(layers, spec.layers), start=1):
         problem = _layer_mismatch(layer, expected)
         if problem:
-            raise Mismatch(f"layer {position} {problem}: expected {expected.text()}, "
-                           f"found {describe_layer(layer)}. Expected model: {expected_text}")
+            raise Mismatch(f"layer {position} {problem}", expected=expected.text(), found=describe_layer(layer),
+                           todo=f"build the model {expected_text}")
     params = model.count_params()
     if params != spec.parameters:
-        raise Mismatch(f"the model should have {spec.parameters} parameters, found {params}")
+        raise Mismatch("the model has another number of parameters", expected=spec.parameters, found=params)
 
 
 def check_initializer(assignment, namespace):
@@ -95,17 +95,17 @@ def check_initializer(assignment, namespace):
     try:
         init = keras.initializers.get(init)
     except Exception:
-        raise Mismatch(f"`init` should be a Keras initializer such as glorot_uniform(); found {init!r}") from None
+        raise Mismatch("`init` is not a Keras initializer", expected="an initializer such as glorot_uniform()",
+                       found=repr(init)) from None
     if isinstance(init, (keras.initializers.Zeros, keras.initializers.Ones, keras.initializers.Constant)):
-        raise Mismatch(f"`init` is {type(init).__name__}(): every hidden unit then starts with the same "
-                       "weights and the network cannot learn; choose an initializer that draws random weights")
+        raise Mismatch(f"`init` is {type(init).__name__}(): every hidden unit then starts with the same weights "
+                       "and the network cannot learn", todo="choose an initializer that draws random weights")
     hidden = model_layers(trained_model(namespace))[0]
     for role in ("kernel", "bias"):
         used = getattr(hidden, f"{role}_initializer", None)
         if type(used) is not type(init) or used.get_config() != init.get_config():
-            raise Mismatch(f"the hidden layer's {role}_initializer should be `init` "
-                           f"({type(init).__name__}); found {type(used).__name__}. "
-                           f"Pass {role}_initializer=init to the first Dense layer")
+            raise Mismatch(f"the hidden layer's {role}_initializer should be `init`", expected=type(init).__name__,
+                           found=type(used).__name__, todo=f"pass {role}_initializer=init to the first Dense layer")
 
 
 def check_mape(assignment, namespace):
@@ -116,8 +116,9 @@ def check_mape(assignment, namespace):
         raise Mismatch(result["error"])
     found = result["mape"]
     if not found < threshold:
-        raise Mismatch(f"the model's MAPE on the test period ({TEST_START:%Y-%m-%d} to {LAST_HOUR:%Y-%m-%d}) is {found:.2%}; "
-                       f"a correctly built and trained model scores below {threshold:.1%}")
+        raise Mismatch(f"the model's MAPE on the test period ({TEST_START:%Y-%m-%d} to {LAST_HOUR:%Y-%m-%d}) is too high",
+                       expected=f"below {threshold:.1%} (what a correctly built and trained model scores)",
+                       found=f"{found:.2%}", todo="check the layers and that the training cell ran to its end")
     print(f"MAPE on the test period: {found:.2%} (pass mark: below {threshold:.1%})")
 
 

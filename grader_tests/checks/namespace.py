@@ -7,7 +7,7 @@ from ..errors import Mismatch
 
 def variable(namespace, name):
     if name not in namespace:
-        raise Mismatch(f"`{name}` is not defined; did the cell that defines it run without an error?")
+        raise Mismatch(f"`{name}` is not defined", todo="run the cell that defines it, and check that it ends without an error")
     return namespace[name]
 
 
@@ -16,9 +16,9 @@ def trained_model(namespace):
 
     model = variable(namespace, "model")
     if not isinstance(model, keras.Model):
-        raise Mismatch(f"`model` should be a Keras model; found {type(model).__name__}")
+        raise Mismatch("`model` should be a Keras model", found=type(model).__name__)
     if not model.built:
-        raise Mismatch("`model` was never built or trained; run the training cell after defining it")
+        raise Mismatch("`model` was never built or trained", todo="run the training cell after defining it")
     return model
 
 

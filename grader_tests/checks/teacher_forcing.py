@@ -37,7 +37,7 @@ def check_shapes(assignment, namespace):
         wrong.append(f"the training model should output one forecast per decoder step, shape (None, HORIZON, "
                      f"{spec.output_units}); found {[tuple(o.shape) for o in model.outputs]}")
     if wrong:
-        raise Mismatch("; ".join(wrong))
+        raise Mismatch(*wrong)
 
 
 def check_layers(assignment, namespace):
@@ -47,14 +47,14 @@ def check_layers(assignment, namespace):
     encoder, decoder, output = _parts(spec, model)
     for role, layer in (("encoder", encoder), ("decoder", decoder)):
         if layer.units != spec.latent_dim:
-            raise Mismatch(f"the {role} GRU should have LATENT_DIM = {spec.latent_dim} units, found {layer.units}")
+            raise Mismatch(f"the {role} GRU should have LATENT_DIM = {spec.latent_dim} units", found=f"{layer.units} units")
     inner = getattr(output, "layer", output)
     if inner.units != spec.output_units:
-        raise Mismatch(f"the output layer should be Dense({spec.output_units}), one load per step; found "
-                       f"{describe_layer(output)}")
+        raise Mismatch("the output layer should give one load per step", expected=f"Dense({spec.output_units})",
+                       found=describe_layer(output))
     params = model.count_params()
     if params != spec.parameters:
-        raise Mismatch(f"the model should have {spec.parameters} parameters, found {params}")
+        raise Mismatch("the model has another number of parameters", expected=spec.parameters, found=params)
 
 
 INFERENCE_WINDOWS = 200  # test windows the student's loop is compared on
@@ -68,27 +68,28 @@ def check_inference(assignment, namespace):
     model = trained_model(namespace)
     predict = variable(namespace, "predict_sequences")
     if COLLECT_ERROR in namespace:
-        raise Mismatch(f"predict_sequences failed on the test windows ({namespace[COLLECT_ERROR]})")
+        raise Mismatch("predict_sequences failed on the test windows", found=namespace[COLLECT_ERROR])
     if FORECASTS in namespace:  # outside the kernel: the forecasts the student's function gave, as evidence
         predict = _replay(namespace[FORECASTS])
     if not callable(predict):
-        raise Mismatch(f"`predict_sequences` should be a function; found {type(predict).__name__}")
+        raise Mismatch("`predict_sequences` should be a function", found=type(predict).__name__)
     encoder_inputs, decoder_inputs, _, _ = teacher_forcing.test_windows(spec)
     encoder_inputs, decoder_inputs = encoder_inputs[:INFERENCE_WINDOWS], decoder_inputs[:INFERENCE_WINDOWS]
     _parts(spec, model)
     honest = teacher_forcing.forecast(model, encoder_inputs, spec.horizon)
     found = np.asarray(predict(encoder_inputs), dtype=float)
     if found.shape != honest.shape:
-        raise Mismatch(f"predict_sequences should return shape (samples, {spec.horizon}); for {INFERENCE_WINDOWS} "
-                       f"windows it returned {found.shape}")
+        raise Mismatch(f"predict_sequences should return shape (samples, {spec.horizon})",
+                       expected=(INFERENCE_WINDOWS, spec.horizon), found=found.shape)
     if np.allclose(found, honest, atol=1e-4):
         return
     if np.allclose(found, teacher_forcing.teacher_forced(model, encoder_inputs, decoder_inputs), atol=1e-4):
         raise Mismatch("predict_sequences gives what the training model gives with the true future loads as decoder "
-                       "inputs: at forecast time those are unknown; feed back each forecast instead")
+                       "inputs: at forecast time those are unknown", todo="feed back each forecast instead")
     raise Mismatch("predict_sequences should start the decoder from the encoder's state with the last observed load "
-                   "(encoder_inputs[:, -1:, :1]) and feed back each forecast; its forecasts for the first test "
-                   f"window are {np.round(found[0], 4).tolist()}, that loop gives {np.round(honest[0], 4).tolist()}")
+                   "(encoder_inputs[:, -1:, :1]) and feed back each forecast",
+                   expected=f"for the first test window {np.round(honest[0], 4).tolist()}",
+                   found=np.round(found[0], 4).tolist())
 
 
 FORECASTS = "forecasts_of_predict_sequences"
