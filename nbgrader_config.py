@@ -57,17 +57,19 @@ c.OverwriteCells.add_missing_cells = True
 # students fetch and submit. `python -m instructor.hand_in exchange` makes this folder (mode 1777)
 # and writes the students' configuration (course id, this folder) from these lines.
 c.Exchange.root = os.environ.get("RNN_COURSE_EXCHANGE", "/srv/nbgrader/exchange")
-# Collect what each student's own Unix user handed in, without links, at the time its files were
-# written: no submission in another's name, of the course's own solutions, or antedated.
+# Collect what each student's own Unix user handed in, copied as that user, at the time its files
+# were written: no submission in another's name, of files only the grader can read, or antedated.
 c.ExchangeFactory.collect = "instructor.hand_in.TrustedCollect"
 
 # The LMS way: `nbgrader zip_collect <assignment>` files the LMS's download (downloaded/<assignment>/
-# archive/*.zip) into submitted/<student>/<assignment>/. One pattern per LMS, matched against the end
-# of each file's path; add another LMS as one more line. A file no pattern matches is reported.
+# archive/*.zip) into submitted/<student>/<assignment>/. One pattern per LMS, matched against each
+# file's whole path inside its archive's folder; add another LMS as one more line. A file no pattern
+# matches, or whose name gives two students one id, is reported and left where it is.
 c.ZipCollectApp.collector_plugin = "instructor.hand_in.LmsFileNames"
+c.ZipCollectApp.strict = True  # a notebook renamed by its student is reported, not filed under a wrong name
 c.LmsFileNames.patterns = {
     # doejohn_12345_67890_data_exploration.ipynb; doejohn_late_...; a resubmission ends in -1, -2, ...
-    "canvas": r"(?P<student_id>[a-z0-9]+)(?:_late)?_(?P<lms_id>\d+)_\d+_(?P<file_id>[^/]+?)(?:-\d+)?\.ipynb",
+    "canvas": r"(?P<student_id>[a-z0-9]+)(?P<late>_late)?_(?P<lms_id>\d+)_\d+_(?P<file_id>[^/]+?)(?:-\d+)?\.ipynb",
     # John Doe_123456_assignsubmission_file_/data_exploration.ipynb (a folder per student, or flat)
     "moodle": r"(?P<student_id>[^/_]+)_(?P<lms_id>\d+)_assignsubmission_file_/?(?P<file_id>[^/]+)\.ipynb",
 }

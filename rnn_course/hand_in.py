@@ -38,9 +38,11 @@ class CheckedSubmit(ExchangeSubmit):
 
     def copy_files(self):
         super().copy_files()
-        for path in sorted(Path(self.src_path).glob("*.ipynb")):
+        notebooks = sorted(Path(self.src_path).glob("*.ipynb"))
+        for path in notebooks:
             for problem in left_to_do(path):
                 self.log.warning("%s: %s", path.name, problem)
-        self.log.info("Run the self-checks before the deadline: the Validate button of the Assignment List, or "
-                      "`nbgrader validate %s`. You may submit again; the last submission is graded, and one "
-                      "after the deadline is marked late.", self.coursedir.assignment_id)
+        commands = " and ".join(f"`nbgrader validate {self.coursedir.assignment_id}/{path.name}`" for path in notebooks)
+        self.log.info("Run the self-checks before the deadline: the Validate button of the Assignment List, or %s. "
+                      "You may submit again; the last submission is graded, and one after the deadline is marked "
+                      "late.", commands)

@@ -151,13 +151,19 @@ def cycle(tmp_path_factory, data_dir):
             # mallory, late too, writes a submission by hand: antedated, and her notebook a link to the solution
             solution = course / "source" / ASSIGNMENT / NOTEBOOK
             early = (due - datetime.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+            # and a folder whose name is no time, a file where a folder belongs, a pipe that never ends
             mallory.python(f"""
 import os
-folder = os.path.join({str(exchange / "rnn-forecasting" / "inbound")!r}, "{MALLORY}+{ASSIGNMENT}+{early}+x")
+inbound = {str(exchange / "rnn-forecasting" / "inbound")!r}
+folder = os.path.join(inbound, "{MALLORY}+{ASSIGNMENT}+{early}+x")
 os.mkdir(folder)
 os.symlink({str(solution)!r}, os.path.join(folder, {NOTEBOOK!r}))
 open(os.path.join(folder, "timestamp.txt"), "w").write({early!r})
+os.mkfifo(os.path.join(folder, "answers.ipynb"))
+os.mkdir(os.path.join(inbound, "{MALLORY}+{ASSIGNMENT}+no-time-at-all+y"))
+open(os.path.join(inbound, "{MALLORY}+{ASSIGNMENT}+{early}+z"), "w").write("not a folder")
 """)
+            seen["inbound"] = sorted(p.name for p in (exchange / "rnn-forecasting" / "inbound").iterdir())
             seen["due"] = due
             seen["collect"] = instructor(course, "collect", ASSIGNMENT)
             seen["autograde"] = classroom.run_nbgrader(course, "autograde", ASSIGNMENT)
@@ -221,7 +227,8 @@ def test_students_fetch_the_released_notebook(cycle):
 @exchange_cycle
 def test_submit_tells_the_student_what_is_left_and_how_to_check(cycle):
     for name in ("rnnt-alice", MALLORY):
-        assert f"nbgrader validate {ASSIGNMENT}" in cycle["outputs"][name]
+        assert f"nbgrader validate {ASSIGNMENT}/{NOTEBOOK}" in cycle["outputs"][name]
+        assert "saved without being run" in cycle["outputs"][name]  # the built notebooks were never run
     assert "the answer cell `daily_load` is not answered yet" in cycle["outputs"][MALLORY]
     assert "not answered" not in cycle["outputs"]["rnnt-alice"]
 
@@ -236,11 +243,21 @@ def test_the_instructor_collects_each_students_own_files_and_nothing_forged(cycl
         assert {p.name for p in folder.iterdir()} == handed_out | {"submission_secret.txt", "timestamp.txt"}
         assert (folder / NOTEBOOK).read_bytes() == cycle["answered"][name], f"{name}'s notebook is not what they handed in"
     forged = submitted / MALLORY / ASSIGNMENT
-    assert sorted(p.name for p in forged.iterdir()) == ["timestamp.txt"], "the link to the solution was collected"
+    assert sorted(p.name for p in forged.iterdir()) == ["submission_secret.txt", "timestamp.txt"], \
+        "the link to the solution or the pipe was collected"
+    for path in [submitted / name / ASSIGNMENT for name in STUDENTS] + list(submitted.rglob("*")):
+        assert not path.stat().st_mode & 0o022, f"{path} is writable by others"
     log = cycle["collect"]
     assert "claims to be rnnt-alice's submission but was handed in by rnnt-mallory" in log
-    assert f"Not collected: {NOTEBOOK} is a link" in log
-    assert "not at the" in log and "it claims" in log
+    assert f"Not collected: {NOTEBOOK} of {MALLORY}+{ASSIGNMENT}+" in log and " is a link." in log
+    assert "answers.ipynb of" in log and "is not a regular file" in log
+    assert "no-time-at-all+y: " in log, "a folder name with no time stopped nothing and is reported"
+    assert "is not a folder of the exchange" in log
+    assert "submission_secret.txt is missing or not nbgrader's" in log
+    assert len([line for line in log.splitlines() if "not at the" in line and "it claims" in line]) == 1
+    for name in ANSWERS:  # honest submissions keep the time they were handed in
+        claimed = next(entry for entry in cycle["inbound"] if entry.startswith(f"{name}+")).split("+")[2]
+        assert (submitted / name / ASSIGNMENT / "timestamp.txt").read_text()[:19] == claimed[:19], name
     assert "holds no notebook once collected" in log
 
 
@@ -295,18 +312,27 @@ def test_zip_collect_files_canvas_and_moodle_downloads_and_reports_the_rest(tmp_
         canvas.writestr(f"smithjane_late_23456_78901_{NOTEBOOK[:-6]}-1.ipynb", notebooks["daily_sum"])  # resubmitted
         canvas.writestr("my_notebook.ipynb", notebooks["blank"])  # renamed by hand: no pattern fits
     with zipfile.ZipFile(archive / "moodle.zip", "w") as moodle:
-        moodle.writestr(f"Ann Lee_1001_assignsubmission_file_/{NOTEBOOK}", notebooks["daily_sum"])  # folder per student
-        moodle.writestr(f"Bo Chen_1002_assignsubmission_file_{NOTEBOOK}", notebooks["solution"])  # flat
-        moodle.writestr("Bo Chen_1002_assignsubmission_onlinetext_/onlinetext.html", b"<p>see notebook</p>")
+        moodle.writestr(f"Bo Chen_1002_assignsubmission_file_/{NOTEBOOK}", notebooks["daily_sum"])  # folder per student
+        moodle.writestr(f"Cy Diaz_1003_assignsubmission_file_{NOTEBOOK}", notebooks["solution"])  # flat
+        moodle.writestr("Cy Diaz_1003_assignsubmission_onlinetext_/onlinetext.html", b"<p>see notebook</p>")
+        # a file name chosen to pass for another student's
+        moodle.writestr(f"Bo Chen_1002_assignsubmission_file_/doejohn_12345_67890_{NOTEBOOK}", notebooks["blank"])
+        # two students of one name
+        moodle.writestr(f"Ann Lee_1001_assignsubmission_file_/{NOTEBOOK}", notebooks["solution"])
+        moodle.writestr(f"Ann Lee_1009_assignsubmission_file_/{NOTEBOOK}", notebooks["daily_sum"])
 
     done = classroom.run_nbgrader(course, "zip_collect", ASSIGNMENT)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log
-    expected = {"doejohn": "solution", "smithjane": "daily_sum", "annlee": "daily_sum", "bochen": "solution"}
+    expected = {"doejohn": "solution", "smithjane": "daily_sum", "bochen": "daily_sum", "cydiaz": "solution"}
     submitted = course / "submitted"
     assert sorted(p.name for p in submitted.iterdir()) == sorted(expected)
     for student, answer in expected.items():
+        assert [p.name for p in (submitted / student / ASSIGNMENT).iterdir()] == [NOTEBOOK], student
         assert (submitted / student / ASSIGNMENT / NOTEBOOK).read_bytes() == notebooks[answer], student
-    for stray in ("canvas/my_notebook.ipynb", "moodle/Bo Chen_1002_assignsubmission_onlinetext_/onlinetext.html"):
+    for stray in ("canvas/my_notebook.ipynb", "moodle/Cy Diaz_1003_assignsubmission_onlinetext_/onlinetext.html"):
         assert f"Not collected: {stray} matches no LMS file-name pattern (canvas, moodle" in log
         assert (course / "downloaded" / ASSIGNMENT / "extracted" / stray).exists(), f"{stray} was dropped"
+    assert log.count("two students of the LMS are both annlee (ids 1001, 1009)") == 2
+    assert "Skipped notebook with invalid name 'doejohn_12345_67890_data_exploration.ipynb'" in log
+    assert "canvas marks smithjane's submission late" in log
