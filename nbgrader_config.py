@@ -74,6 +74,19 @@ c.LmsFileNames.patterns = {
     "moodle": r"(?P<student_id>[^/_]+)_(?P<lms_id>\d+)_assignsubmission_file_/?(?P<file_id>[^/]+)\.ipynb",
 }
 
+# --- What TAs and students see (instructor/views.py) ---------------------------------------------------
+# Formgrader and the feedback pages colour and wrap the grader's verdicts; the feedback names each
+# test in its summary and shows the hidden tests' results without their code.
+from instructor import views  # noqa: E402
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
+
+c.HTMLExporter.preprocessors = [views.CourseStyle]
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor, views.CourseStyle]
+c.GenerateFeedback.HTMLExporter.template_name = "course_feedback"  # extends nbgrader's "feedback"
+c.GenerateFeedback.HTMLExporter.extra_template_basedirs = [str(views.TEMPLATES), views.NBGRADER_TEMPLATES]
+c.GenerateFeedback.HTMLExporter.extra_template_paths = [views.NBGRADER_TEMPLATES, views.BOOTSTRAP_CSS]
+
 # Solutions are the source notebooks without hidden tests, not executed (so they are
 # byte-for-byte reproducible from source/ and contain no machine-dependent output).
 c.GenerateSolution.preprocessors = [
