@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 WORKERS ?= 2
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test test-fast release benchmark calibrate
+.PHONY: setup demo test test-fast release benchmark calibrate screenshots
 
 # The development environment: the student library's dependencies, the research extra (Dask) and
 # the test tools. A student's environment needs only `pip install .`.
@@ -26,6 +26,9 @@ test: setup          ## the whole suite, real autograde runs included, on $(WORK
 
 test-fast: setup     ## everything but the real autograde runs
 	$(PY) -m pytest -n $(WORKERS) --dist loadgroup -m "not autograde"
+
+screenshots: setup   ## the README's pictures of Formgrader and feedback, taken by the browser tests (Chromium)
+	RNN_COURSE_SCREENSHOTS=1 $(PY) -m pytest tests/test_browser.py
 
 release: setup       ## regenerate release/ and solutions/ from source/ (commit the result)
 	$(PY) -m instructor.release

@@ -78,11 +78,12 @@ c.LmsFileNames.patterns = {
 # Formgrader and the feedback pages colour and wrap the grader's verdicts; the feedback names each
 # test in its summary and shows the hidden tests' results without their code.
 from instructor import views  # noqa: E402
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
 
 c.HTMLExporter.preprocessors = [views.CourseStyle]
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor, views.CourseStyle]
+c.CSSHTMLHeaderPreprocessor.enabled = False  # CourseStyle does its work, then adds the course's CSS
+c.CourseStyle.enabled = True
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, views.CourseStyle]
 c.GenerateFeedback.HTMLExporter.template_name = "course_feedback"  # extends nbgrader's "feedback"
 c.GenerateFeedback.HTMLExporter.extra_template_basedirs = [str(views.TEMPLATES), views.NBGRADER_TEMPLATES]
 c.GenerateFeedback.HTMLExporter.extra_template_paths = [views.NBGRADER_TEMPLATES, views.BOOTSTRAP_CSS]

@@ -7,7 +7,8 @@
 - `LmsFileNames` is `nbgrader zip_collect`'s file-name plugin for the LMS patterns of
   nbgrader_config.py; every file it cannot collect is reported with the reason.
 - `python -m instructor.hand_in exchange` makes the exchange folder and writes the students'
-  nbgrader configuration, both from nbgrader_config.py (README, "Hand-in").
+  nbgrader configuration (course id, exchange folder, cell timeout), from nbgrader_config.py
+  (README, "Hand-in").
 """
 
 from __future__ import annotations
@@ -315,7 +316,7 @@ class LmsFileNames(FileNameCollectorPlugin):
         return {student_id: lms_ids for student_id, lms_ids in ids.items() if len(lms_ids) > 1}
 
 
-def write_students_config(target: Path, course_id: str, exchange_root: str) -> None:
+def write_students_config(target: Path, course_id: str, exchange_root: str, cell_timeout: int) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(
         f"# The students' nbgrader configuration of the course {course_id}: written by\n"
@@ -323,6 +324,8 @@ def write_students_config(target: Path, course_id: str, exchange_root: str) -> N
         "c = get_config()  # noqa: F821\n"
         f"c.CourseDirectory.course_id = {course_id!r}\n"
         f"c.Exchange.root = {exchange_root!r}\n"
+        "# Validate (the button, or `nbgrader validate`) lets a training cell run as long as grading does\n"
+        f"c.Execute.timeout = {cell_timeout!r}\n"
         "# nbgrader submit, then a word on unanswered cells and how to validate\n"
         "c.ExchangeFactory.submit = 'rnn_course.hand_in.CheckedSubmit'\n")
     target.chmod(0o644)
@@ -352,7 +355,7 @@ def main(argv=None) -> int:
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
         sys.exit(f"{root} is not a folder of this user's: make it anew (it could belong to a student)")
     os.chmod(root, 0o1777)
-    write_students_config(args.students_config, course_id, root)
+    write_students_config(args.students_config, course_id, root, config.Execute.timeout)
     print(f"exchange {root} (mode 1777) for the course {course_id}; students' configuration: {args.students_config}")
     return 0
 

@@ -9,7 +9,7 @@ each test and marks it passed or failed).
 from pathlib import Path
 
 import nbgrader
-from nbconvert.preprocessors import Preprocessor
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from traitlets import Bool
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -18,7 +18,7 @@ NBGRADER_TEMPLATES = str(FORMGRADER / "templates")  # nbgrader's own, which ours
 BOOTSTRAP_CSS = str(FORMGRADER / "static" / "node_modules" / "bootstrap" / "dist" / "css")  # inlined by the feedback page
 
 CSS = """
-/* the grader's verdicts (grader_tests/errors.py): a red failure, a green pass, lines wrapped */
+/* the verdicts of the tests: a red failure, a green pass, lines wrapped */
 .ansi-red-fg, .ansi-red-intense-fg { color: #b71c1c; }
 .ansi-green-fg, .ansi-green-intense-fg { color: #1b5e20; }
 .ansi-bold { font-weight: bold; }
@@ -30,13 +30,14 @@ div.output_error pre { background: #fdecea; border-left: 4px solid #b71c1c; padd
 """
 
 
-class CourseStyle(Preprocessor):
-    """Adds the course's CSS to the page (the templates inline resources["inlining"]["css"])."""
+class CourseStyle(CSSHTMLHeaderPreprocessor):
+    """nbconvert's page CSS (which it puts in resources["inlining"]["css"], inlined by the templates),
+    then the course's. It replaces CSSHTMLHeaderPreprocessor, which nbconvert runs last and which
+    would drop anything added before it."""
 
-    enabled = Bool(True, help="nbconvert's preprocessors are off unless enabled").tag(config=True)
+    enabled = Bool(True).tag(config=True)
 
     def preprocess(self, nb, resources):
-        css = resources.setdefault("inlining", {}).setdefault("css", [])
-        if CSS not in css:
-            css.append(CSS)
+        nb, resources = super().preprocess(nb, resources)
+        resources["inlining"]["css"].append(CSS)
         return nb, resources

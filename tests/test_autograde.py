@@ -24,6 +24,7 @@ from instructor.submissions import ATTACK_PORT, REFUSED, REPORTED, TESTS, VARIAN
 
 pytestmark = pytest.mark.autograde
 
+TIMEOUT = 240  # the course's cell timeout (nbgrader_config.py), which students pass to `nbgrader validate`
 # The endless cell is stopped after this long instead of the course's 240 s, to keep the suite short.
 SHORT_TIMEOUT = ("--Execute.timeout=60",)
 
@@ -219,10 +220,9 @@ def test_grades_export_lists_every_student(graded, course, tmp_path, assignment)
 
 @pytest.mark.parametrize("assignment", by_assignment())
 def test_students_validate_with_the_visible_tests_alone(course, assignment, tmp_path):
-    """In a student's folder (no grading kit, no course config), `nbgrader validate` passes the
-    solved notebook and names the failures of the blank one."""
+    """In a student's folder (no grading kit, no course config), `nbgrader validate` with the course's
+    cell timeout (README, Students) passes the solved notebook and names the failures of the blank one."""
     release = course / "release" / assignment
-    shutil.copy(release / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
     solved, blank = tmp_path / "solved.ipynb", tmp_path / "blank.ipynb"
     solution = next(v for v in VARIANTS if v.assignment == assignment and v.name == "solution")
     solved.write_bytes(build(solution, course))
@@ -231,7 +231,7 @@ def test_students_validate_with_the_visible_tests_alone(course, assignment, tmp_
     env["PATH"] = os.pathsep.join([str(classroom.VENV_BIN), env.get("PATH", "")])
 
     def validate(path):
-        done = subprocess.run([str(classroom.VENV_BIN / "nbgrader"), "validate", path.name], cwd=tmp_path,
+        done = subprocess.run([str(classroom.VENV_BIN / "nbgrader"), "validate", f"--Execute.timeout={TIMEOUT}", path.name], cwd=tmp_path,
                               env=env, capture_output=True, text=True)
         return done.stdout + done.stderr
 

@@ -215,6 +215,7 @@ def test_the_instructor_command_makes_the_exchange_and_the_students_configuratio
     config = (cycle["exchange"].parent / "jupyter" / "nbgrader_config.py").read_text()
     assert "c.CourseDirectory.course_id = 'rnn-forecasting'" in config
     assert f"c.Exchange.root = {str(cycle['exchange'])!r}" in config
+    assert "c.Execute.timeout = 240" in config
     assert oct(cycle["exchange"].stat().st_mode & 0o7777) == "0o1777"
 
 

@@ -1,0 +1,176 @@
+"""What a TA and a student see, in a real browser: Debian's headless Chromium driven by Selenium.
+
+A small class of the data exploration lab is autograded (the solution, and a known mistake) and
+given feedback; JupyterLab serves the course on 127.0.0.1. The TA opens Formgrader, finds the
+assignment and the submissions, scores a written answer and finds the score in the gradebook; the
+feedback page and the autograded notebook show every failure whole and red, every pass green.
+With RNN_COURSE_SCREENSHOTS=1 (`make screenshots`) the pictures go to docs/screenshots/ for the README.
+"""
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from instructor import classroom
+from instructor.submissions import VARIANTS, build
+
+pytestmark = [pytest.mark.autograde, pytest.mark.xdist_group("browser")]
+
+ASSIGNMENT = "data_exploration"
+NOTEBOOK = classroom.NOTEBOOKS[ASSIGNMENT]
+STUDENTS = {"solution": "solution", "daily_sum": "daily_sum"}  # student id -> variant
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+SCREENSHOTS = classroom.REPO / "docs" / "screenshots"
+RED, GREEN = "rgb(183, 28, 28)", "rgb(27, 94, 32)"  # instructor/views.py
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, data_dir):
+    """A graded class with feedback, served by JupyterLab: (course folder, base URL, token)."""
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+    course = classroom.make_course_copy(tmp_path_factory.mktemp("course"))
+    classroom.release(course, [ASSIGNMENT])
+    for student, name in STUDENTS.items():
+        variant = next(v for v in VARIANTS if v.assignment == ASSIGNMENT and v.name == name)
+        classroom.submit(course, student, ASSIGNMENT, build(variant))
+        assert classroom.autograde(course, student, ASSIGNMENT).problem is None
+        classroom.generate_feedback(course, student, ASSIGNMENT)
+    port, token = free_port(), secrets.token_hex(16)
+    env = dict(os.environ, PATH=os.pathsep.join([str(classroom.VENV_BIN), os.environ.get("PATH", "")]))
+    server = subprocess.Popen(
+        [str(classroom.VENV_BIN / "jupyter"), "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}"],
+        cwd=course, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not start")
+        yield course, base, token
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser(lab):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1000,1000"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.implicitly_wait(10)
+    _, base, token = lab
+    driver.get(f"{base}/lab?token={token}")  # logs in: a cookie for the pages below
+    yield driver
+    driver.quit()
+
+
+def page_text(driver, *expected: str) -> str:
+    """The page's text once it shows every one of `expected` (formgrader loads its tables after the page)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    text = lambda d: d.find_element(By.TAG_NAME, "body").text  # noqa: E731
+    try:
+        WebDriverWait(driver, 30).until(lambda d: all(e in text(d) for e in expected))
+    except Exception:  # noqa: BLE001  (the assertion below says what is missing)
+        pass
+    found = text(driver)
+    missing = [e for e in expected if e not in found]
+    assert not missing, f"{driver.current_url} does not show {missing}: {found[:2000]}"
+    return found
+
+
+def shot(driver, name: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{name}.png"
+    driver.save_screenshot(str(path))
+    assert path.stat().st_size > 10_000, f"{name}: an empty screenshot"
+    if os.environ.get("RNN_COURSE_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, SCREENSHOTS / path.name)
+
+
+def verdict_lines(driver) -> list:
+    """Each verdict's lines on the page: (text, colour, overflows its box)."""
+    return driver.execute_script("""
+        return [...document.querySelectorAll('[class*="ansi-red"], [class*="ansi-green"]')].map(span => {
+            const box = span.closest('pre');
+            return [span.textContent, getComputedStyle(span).color, box.scrollWidth > box.clientWidth + 1];
+        });""")
+
+
+def test_formgrader_lists_the_class_and_saves_a_manual_score(lab, browser, tmp_path):
+    from nbgrader.api import Gradebook
+    from selenium.webdriver.common.by import By
+
+    course, base, _ = lab
+    browser.get(f"{base}/formgrader")
+    page_text(browser, ASSIGNMENT)
+    shot(browser, "formgrader-assignments", tmp_path)
+    browser.get(f"{base}/formgrader/manage_submissions/{ASSIGNMENT}")
+    page_text(browser, *STUDENTS)
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission_notebook(NOTEBOOK[:-6], ASSIGNMENT, "daily_sum").id
+    browser.get(f"{base}/formgrader/submissions/{submission}/")
+    score = browser.find_element(By.ID, "seasonality")
+    score.clear()
+    score.send_keys("2")
+    browser.find_element(By.TAG_NAME, "body").click()  # the score is saved when its field loses focus
+    lines = verdict_lines(browser)
+    assert any(text.startswith("✗ Daily mean load failed") and colour == RED for text, colour, _ in lines), lines
+    assert any(colour == GREEN and text.endswith(": passed") for text, colour, _ in lines), lines
+    assert not [text for text, _, overflows in lines if overflows], "a verdict is wider than its box"
+    browser.execute_script("document.querySelector('.output_error').scrollIntoView({block: 'end'})")
+    shot(browser, "formgrader-failed-check", tmp_path)
+    for _ in range(20):
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+            if gradebook.find_grade("seasonality", NOTEBOOK[:-6], ASSIGNMENT, "daily_sum").manual_score == 2:
+                break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the manual score entered in Formgrader did not reach the gradebook")
+
+
+def test_feedback_shows_every_failure_whole_and_red(lab, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    course, _, _ = lab
+    page = course / "feedback" / "daily_sum" / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
+    browser.get(page.as_uri())
+    summary = browser.find_element(By.ID, "toc").text
+    assert "Test test_daily_load ✗" in summary and "Test test_hourly_profile ✓" in summary, summary
+    lines = verdict_lines(browser)
+    failed = [text for text, colour, _ in lines if "failed" in text]
+    assert failed == ["✗ Daily mean load failed"], lines
+    assert all(colour == RED for text, colour, _ in lines if text in failed)
+    assert all(colour == GREEN for text, colour, _ in lines if text.endswith("passed"))
+    assert not [text for text, _, overflows in lines if overflows], "a verdict is wider than its box"
+    assert "BEGIN HIDDEN TESTS" not in browser.page_source and "import check" not in browser.page_source
+    shot(browser, "feedback-summary", tmp_path)
+    browser.execute_script("document.querySelector('.output_error').scrollIntoView({block: 'center'})")
+    shot(browser, "feedback-failed-check", tmp_path)
