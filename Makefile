@@ -16,7 +16,13 @@ $(VENV)/installed: pyproject.toml requirements-lock.txt
 	$(PY) -m pip install --quiet --constraint requirements-lock.txt --editable '.[research,test]'
 	touch $@
 
-setup: $(VENV)/installed
+# Formgrader's pages need MathJax 2 (keyboard grading stops without it): served from Debian's libjs-mathjax
+# at /static/mathjax/ by every Jupyter server of this environment, so that no CDN is needed.
+$(VENV)/etc/jupyter/jupyter_server_config.py: $(VENV)/installed
+	mkdir -p $(dir $@)
+	echo 'c.ServerApp.extra_static_paths = ["/usr/share/javascript"]  # written by the course Makefile' > $@
+
+setup: $(VENV)/installed $(VENV)/etc/jupyter/jupyter_server_config.py
 
 demo: setup          ## the instructor's whole cycle on the demo class
 	$(PY) -m instructor.demo

@@ -84,6 +84,11 @@ c.HTMLExporter.preprocessors = [views.CourseStyle]
 c.CSSHTMLHeaderPreprocessor.enabled = False  # CourseStyle does its work, then adds the course's CSS
 c.CourseStyle.enabled = True
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, views.CourseStyle]
+# Formgrader's pages load MathJax from the Jupyter server (Debian's libjs-mathjax, see the Makefile),
+# not from a CDN; feedback pages, opened anywhere, keep nbconvert's CDN.
+c.HTMLExporter.template_name = "course_formgrade"  # extends nbgrader's "formgrade"
+c.HTMLExporter.extra_template_basedirs = [str(views.TEMPLATES), views.NBGRADER_TEMPLATES]
+c.HTMLExporter.extra_template_paths = [views.NBGRADER_TEMPLATES]
 c.GenerateFeedback.HTMLExporter.template_name = "course_feedback"  # extends nbgrader's "feedback"
 c.GenerateFeedback.HTMLExporter.extra_template_basedirs = [str(views.TEMPLATES), views.NBGRADER_TEMPLATES]
 c.GenerateFeedback.HTMLExporter.extra_template_paths = [views.NBGRADER_TEMPLATES, views.BOOTSTRAP_CSS]

@@ -137,6 +137,9 @@ def test_formgrader_lists_the_class_and_saves_a_manual_score(lab, browser, tmp_p
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission_notebook(NOTEBOOK[:-6], ASSIGNMENT, "daily_sum").id
     browser.get(f"{base}/formgrader/submissions/{submission}/")
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return !!(window.MathJax && MathJax.isReady)"))
     score = browser.find_element(By.ID, "seasonality")
     score.clear()
     score.send_keys("2")
