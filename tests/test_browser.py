@@ -7,6 +7,7 @@ feedback page and the autograded notebook show every failure whole and red, ever
 With RNN_COURSE_SCREENSHOTS=1 (`make screenshots`) the pictures go to docs/screenshots/ for the README.
 """
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -94,11 +95,13 @@ def page_text(driver, *expected: str) -> str:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    text = lambda d: d.find_element(By.TAG_NAME, "body").text  # noqa: E731
-    try:
+    from selenium.common.exceptions import TimeoutException
+
+    def text(d):
+        return d.find_element(By.TAG_NAME, "body").text
+
+    with contextlib.suppress(TimeoutException):  # the assertion below says what is missing
         WebDriverWait(driver, 30).until(lambda d: all(e in text(d) for e in expected))
-    except Exception:  # noqa: BLE001  (the assertion below says what is missing)
-        pass
     found = text(driver)
     missing = [e for e in expected if e not in found]
     assert not missing, f"{driver.current_url} does not show {missing}: {found[:2000]}"
