@@ -92,10 +92,9 @@ def browser(lab):
 
 def page_text(driver, *expected: str) -> str:
     """The page's text once it shows every one of `expected` (formgrader loads its tables after the page)."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-
-    from selenium.common.exceptions import TimeoutException
 
     def text(d):
         return d.find_element(By.TAG_NAME, "body").text
