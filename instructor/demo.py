@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from grader_tests import integrity
-from rnn_course import load_data
+from rnn_course import DataError, load_data
 
 from . import classroom
 from .classroom import NOTEBOOKS, REPO
@@ -98,7 +98,10 @@ def run(root: Path = REPO) -> list:
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
-    run()
+    try:
+        run()
+    except DataError as error:  # no data and no download: the message says where to put it, alone
+        raise SystemExit(f"The demo needs the GEFCom2014 data: {error}") from None
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 import http.server
 import io
+import os
 import shutil
+import subprocess
+import sys
 import threading
 import zipfile
 from pathlib import Path
@@ -79,7 +82,7 @@ def test_archive_is_extracted(archive, energy, tmp_path):
 
 
 def test_downloads_the_archive_when_nothing_is_found(archive, energy, no_course_folder, monkeypatch):
-    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(archive.parent))  # noqa: E731
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(archive.parent))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -133,3 +136,17 @@ def test_a_wrong_kind_of_file_is_refused(tmp_path):
     path.write_bytes(b"this is not a zip archive")
     with pytest.raises(DataError, match="not a valid zip archive"):
         load_data(path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare to run offline")
+def test_the_demo_without_data_or_network_says_where_to_put_the_data(tmp_path):
+    """`make demo` on a machine with neither the data nor internet: the loader's message alone, exit 1."""
+    repo = Path(__file__).resolve().parent.parent
+    if any((repo / "data").glob("*")):
+        pytest.skip("data/ of this checkout holds files: the demo would find them")
+    env = dict(os.environ, RNN_COURSE_DATA=str(tmp_path), PYTHONPATH=str(repo))
+    done = subprocess.run(["unshare", "--net", sys.executable, "-m", "instructor.demo"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("The demo needs the GEFCom2014 data:") and "RNN_COURSE_DATA" in done.stderr
