@@ -116,7 +116,7 @@ class TrustedCollect(ExchangeCollect):
             secret.write_text(secrets.token_hex(64))
         if not any(Path(staged).rglob("*.ipynb")):
             self.log.error("%s holds no notebook once collected: there is nothing of it to grade.", record["filename"])
-        record["staged"] = staged
+        record["staged"], record["uid"] = staged, info.st_uid
         return record
 
     def _copy_as(self, uid: int, source: str, target: str):
@@ -186,6 +186,7 @@ class TrustedCollect(ExchangeCollect):
                 self.log.info("Collecting submission: %s %s", student, self.coursedir.assignment_id)
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             shutil.move(record["staged"], dest)
+            enrol(self.coursedir.db_url, student, _full_name(record["uid"], student))
         shutil.rmtree(self._staging, ignore_errors=True)
 
 
@@ -259,6 +260,28 @@ def _receive_tree(data: bytes, target: str):
     return latest, [tuple(item) for item in meta["skipped"]]
 
 
+def enrol(db_url: str, student_id: str, full_name: str) -> None:
+    """Give a student of the gradebook a name ("John Doe": first John, last Doe; one word: the last
+    name), unless it has one: Formgrader lists students as "last, first", and "None, None" without."""
+    first, _, last = full_name.strip().rpartition(" ")
+    with Gradebook(db_url) as gradebook:
+        try:
+            student = gradebook.find_student(student_id)
+            if student.first_name or student.last_name:
+                return
+        except MissingEntry:
+            pass
+        gradebook.update_or_create_student(student_id, first_name=first or None, last_name=last or student_id)
+
+
+def _full_name(uid: int, fallback: str) -> str:
+    """The name of the Unix account (its GECOS field), or `fallback`."""
+    try:
+        return pwd.getpwuid(uid).pw_gecos.split(",")[0].strip() or fallback
+    except KeyError:
+        return fallback
+
+
 def _owner(uid: int) -> str:
     try:
         return pwd.getpwuid(uid).pw_name
@@ -285,13 +308,14 @@ class LmsFileNames(FileNameCollectorPlugin):
             self.log.error("Not collected: %s matches no LMS file-name pattern (%s in nbgrader_config.py); it stays in "
                            "the extracted folder: rename it, or add its LMS's pattern.", inside, ", ".join(self.patterns))
             return None
-        lms, student_id, file_id, late = found
+        lms, student_id, file_id, late, name = found
         if student_id in self._shared:
             self.log.error("Not collected: %s: two students of the LMS are both %s (ids %s); file their notebooks "
                            "in submitted/<student id>/ by hand.", inside, student_id, ", ".join(sorted(self._shared[student_id])))
             return None
         if late:
             self.log.warning("%s: %s marks %s's submission late.", inside, lms, student_id)
+        enrol(self.parent.coursedir.db_url, student_id, name)
         return {"student_id": student_id, "file_id": file_id}
 
     def _match(self, relative: str):
@@ -300,7 +324,7 @@ class LmsFileNames(FileNameCollectorPlugin):
             if match:
                 found = match.groupdict()
                 student_id = re.sub(r"[^a-z0-9]", "", found["student_id"].lower())
-                return lms, student_id, found["file_id"], bool(found.get("late"))
+                return lms, student_id, found["file_id"], bool(found.get("late")), found["student_id"]
         return None
 
     def _ids_of_two_students(self, extracted: str) -> dict:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from instructor import classroom
+from instructor.hand_in import enrol
 from instructor.submissions import VARIANTS, build
 
 pytestmark = [pytest.mark.autograde, pytest.mark.xdist_group("browser")]
@@ -48,6 +49,7 @@ def lab(tmp_path_factory, data_dir):
     for student, name in STUDENTS.items():
         variant = next(v for v in VARIANTS if v.assignment == ASSIGNMENT and v.name == name)
         classroom.submit(course, student, ASSIGNMENT, build(variant))
+        enrol(f"sqlite:///{course / 'gradebook.db'}", student, f"Ada {student.title()}")
         assert classroom.autograde(course, student, ASSIGNMENT).problem is None
         classroom.generate_feedback(course, student, ASSIGNMENT)
     port, token = free_port(), secrets.token_hex(16)
@@ -134,7 +136,8 @@ def test_formgrader_lists_the_class_and_saves_a_manual_score(lab, browser, tmp_p
     page_text(browser, ASSIGNMENT)
     shot(browser, "formgrader-assignments", tmp_path)
     browser.get(f"{base}/formgrader/manage_submissions/{ASSIGNMENT}")
-    page_text(browser, *STUDENTS)
+    listed = page_text(browser, *STUDENTS, "Daily_Sum, Ada")
+    assert "None" not in listed and "null" not in listed, listed
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission_notebook(NOTEBOOK[:-6], ASSIGNMENT, "daily_sum").id

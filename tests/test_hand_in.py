@@ -68,7 +68,8 @@ class Student:
 
     def __init__(self, name: str, config_dir: Path):
         subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)  # left over from an interrupted run
-        subprocess.run(["useradd", "--create-home", "--user-group", "--shell", "/bin/sh", name], check=True)
+        subprocess.run(["useradd", "--create-home", "--user-group", "--shell", "/bin/sh",
+                        "--comment", f"{name.split('-')[1].title()} Tester", name], check=True)
         self.name, self.entry = name, pwd.getpwnam(name)
         self.home = Path(self.entry.pw_dir)
         self.home.chmod(0o700)  # as on a JupyterHub: no student reads another's home
@@ -260,6 +261,11 @@ def test_the_instructor_collects_each_students_own_files_and_nothing_forged(cycl
         claimed = next(entry for entry in cycle["inbound"] if entry.startswith(f"{name}+")).split("+")[2]
         assert (submitted / name / ASSIGNMENT / "timestamp.txt").read_text()[:19] == claimed[:19], name
     assert "holds no notebook once collected" in log
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{cycle['course'] / 'gradebook.db'}") as gradebook:  # Formgrader shows their names
+        assert gradebook.find_student("rnnt-alice").first_name == "Alice"
+        assert gradebook.find_student("rnnt-alice").last_name == "Tester"
 
 
 @exchange_cycle
@@ -337,3 +343,8 @@ def test_zip_collect_files_canvas_and_moodle_downloads_and_reports_the_rest(tmp_
     assert log.count("two students of the LMS are both annlee (ids 1001, 1009)") == 2
     assert "Skipped notebook with invalid name 'doejohn_12345_67890_data_exploration.ipynb'" in log
     assert "canvas marks smithjane's submission late" in log
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:  # Formgrader shows their names
+        assert (gradebook.find_student("bochen").first_name, gradebook.find_student("bochen").last_name) == ("Bo", "Chen")
+        assert gradebook.find_student("doejohn").last_name == "doejohn"
