@@ -182,3 +182,35 @@ def test_feedback_shows_every_failure_whole_and_red(lab, browser, tmp_path):
     shot(browser, "feedback-summary", tmp_path)
     browser.execute_script("document.querySelector('.output_error').scrollIntoView({block: 'center'})")
     shot(browser, "feedback-failed-check", tmp_path)
+
+
+def test_jupyterlab_opens_the_released_notebook_unmodified_and_colours_verdicts(lab, browser):
+    """A student's notebook is not marked modified by merely opening it (its language_info is the
+    course kernel's), and a TA sees the autograded verdicts red and green in JupyterLab too."""
+    import json
+    import sys
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    course, base, token = lab
+    release = course / "release" / ASSIGNMENT / NOTEBOOK
+    if json.loads(release.read_text())["metadata"]["language_info"]["version"] != sys.version.split()[0]:
+        pytest.skip("this Python is not the one the notebooks' language_info names (source/ metadata)")
+    browser.get(f"{base}/lab/tree/release/{ASSIGNMENT}/{NOTEBOOK}?token={token}&reset")
+    WebDriverWait(browser, 90).until(lambda d: d.execute_script(
+        "return !!document.querySelector('.lm-TabBar-tab.jp-mod-current') && "
+        "!!document.querySelector('.jp-Notebook-ExecutionIndicator[data-status=\"idle\"]')"))
+    time.sleep(3)  # the kernel's info has arrived; a notebook it would change is marked now
+    dirty = browser.execute_script("return document.querySelector('.lm-TabBar-tab.jp-mod-current')"
+                                   ".classList.contains('jp-mod-dirty')")
+    assert not dirty, "opening the released notebook marked it modified"
+
+    browser.get(f"{base}/lab/tree/autograded/daily_sum/{ASSIGNMENT}/{NOTEBOOK}?token={token}&reset")
+    WebDriverWait(browser, 90).until(lambda d: d.execute_script(
+        "return document.querySelectorAll('.jp-OutputArea-output [class*=\"ansi-red\"]').length > 0"))
+    colours = browser.execute_script("""
+        return [...document.querySelectorAll('.jp-OutputArea-output [class*="ansi-red"], .jp-OutputArea-output [class*="ansi-green"]')]
+            .map(span => [span.textContent, getComputedStyle(span).color]);""")
+    rgb = lambda text: [int(n) for n in text[text.index("(") + 1:text.index(")")].split(",")[:3]]  # noqa: E731
+    assert any(t.startswith("✗") and rgb(c)[0] > rgb(c)[1] + 60 for t, c in colours), colours  # red
+    assert any(t.startswith("✓") and rgb(c)[1] > rgb(c)[0] + 30 for t, c in colours), colours  # green
