@@ -211,6 +211,9 @@ def test_jupyterlab_opens_the_released_notebook_unmodified_and_colours_verdicts(
     colours = browser.execute_script("""
         return [...document.querySelectorAll('.jp-OutputArea-output [class*="ansi-red"], .jp-OutputArea-output [class*="ansi-green"]')]
             .map(span => [span.textContent, getComputedStyle(span).color]);""")
-    rgb = lambda text: [int(n) for n in text[text.index("(") + 1:text.index(")")].split(",")[:3]]  # noqa: E731
+
+    def rgb(text):
+        return [int(n) for n in text[text.index("(") + 1:text.index(")")].split(",")[:3]]
+
     assert any(t.startswith("✗") and rgb(c)[0] > rgb(c)[1] + 60 for t, c in colours), colours  # red
     assert any(t.startswith("✓") and rgb(c)[1] > rgb(c)[0] + 30 for t, c in colours), colours  # green
