@@ -101,6 +101,8 @@ def apply(nb, verdicts: dict) -> list:
             (not shown_failed and verdict["message"] == NO_EVIDENCE)
         if verdict.get("printed"):
             cell.outputs.append(new_output("stream", name="stdout", text=verdict["printed"]))
+        for png in verdict.get("figures", []):
+            cell.outputs.append(new_output("display_data", data={"image/png": png, "text/plain": "<the grader's figure>"}))
         if verdict["passed"]:
             if shown_failed:
                 disagreements.append((name, "failed", "passed"))

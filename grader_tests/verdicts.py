@@ -28,7 +28,7 @@ NO_EVIDENCE = ("the notebook did not reach the grader's check in this cell (an e
 
 
 def verdicts(folder: str, assignment_id: str) -> dict:
-    from . import evidence
+    from . import evidence, figures
     from .assignments import ASSIGNMENTS
     from .engine import failure_of
 
@@ -46,12 +46,13 @@ def verdicts(folder: str, assignment_id: str) -> dict:
                            "message": f"the grader could not read what this cell handed over ({type(error).__name__})"}
             continue
         printed = io.StringIO()
+        figures.SHOWN.clear()
         with contextlib.redirect_stdout(printed):
             message = failure_of(assignment, check, namespace)
         if message and problems:
             message += " (the grader could not read: " + "; ".join(f"{k}: {v}" for k, v in problems.items()) + ")"
         found[name] = {"passed": message is None, "message": message, "title": check.title,
-                       "printed": printed.getvalue()}
+                       "printed": printed.getvalue(), "figures": list(figures.SHOWN)}
     return found
 
 

@@ -89,7 +89,8 @@ def test_each_test_cell_shows_the_graders_verdict_and_forged_results_are_listed(
                              test_cell("dimensions", list(forged))])
     verdicts = {"layers": {"passed": False, "title": "Model layers", "message": "layer 1 should be a GRU layer"},
                 "shapes": {"passed": True, "title": "Tensor and model shapes", "message": None},
-                "mape": {"passed": True, "title": "Forecast accuracy (MAPE)", "message": None, "printed": "MAPE: 2%\n"},
+                "mape": {"passed": True, "title": "Forecast accuracy (MAPE)", "message": None, "printed": "MAPE: 2%\n",
+                         "figures": ["iVBORw0KGgo="]},
                 "hyperparameters": {"passed": False, "title": "Hyperparameters", "message": NO_EVIDENCE},
                 "initializer": {"passed": False, "title": "Weight initializer", "message": NO_EVIDENCE}}
     disagreements = outside.apply(nb, verdicts)
@@ -99,7 +100,8 @@ def test_each_test_cell_shows_the_graders_verdict_and_forged_results_are_listed(
     assert layers.outputs[-1].output_type == "error" and "layer 1 should be a GRU layer" in layers.outputs[-1].evalue
     assert [o.text for o in shapes.outputs] == ["\x1b[1;32m✓ Tensor and model shapes: passed\x1b[0m\n"]  # no error, no stderr
     assert "no verdict for this test cell" in dimensions.outputs[-1].evalue  # no verdict: no points
-    assert [o.text for o in mape.outputs] == ["MAPE: 2%\n", "\x1b[1;32m✓ Forecast accuracy (MAPE): passed\x1b[0m\n"]
+    assert [o.get("text") for o in mape.outputs] == ["MAPE: 2%\n", None, "\x1b[1;32m✓ Forecast accuracy (MAPE): passed\x1b[0m\n"]
+    assert mape.outputs[1].data["image/png"] == "iVBORw0KGgo="  # the grader's figure, under its printout
     assert NO_EVIDENCE in hyperparameters.outputs[-1].evalue
     assert initializer.outputs == error  # its own error (the cell stopped before the grader's call) says why
     nbformat.validate(nb)

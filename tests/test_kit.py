@@ -154,6 +154,8 @@ def test_mape_of_a_model_is_measured_from_its_own_weights(data_dir):
     model = gru_sequential()
     plain = evaluate_in_subprocess(R, model)
     assert plain["samples"] == 1_458 and 0.05 < plain["mape"] < 2.0, plain
+    assert len(plain["week_forecast"]) == len(plain["week_actual"]) == 168  # the feedback's figure
+    assert 1_000 < min(plain["week_actual"]) < max(plain["week_actual"]) < 30_000  # in MW
     model.predict = lambda *args, **kwargs: np.zeros((1_458, 1))  # a frozen answer planted on the object
     assert evaluate_in_subprocess(R, model) == plain
 
@@ -321,3 +323,14 @@ def test_weights_that_do_not_match_their_configuration_are_refused(tmp_path):
             target.writestr(item, data)
     with pytest.raises(forward.Unsupported, match="weights of shapes"):
         forward.predict(forged, np.zeros((2, 6, 2), np.float32))
+
+
+def test_the_mape_check_draws_the_first_test_week_for_the_feedback(data_dir, capsys):
+    import base64
+
+    from grader_tests import figures
+
+    figures.SHOWN.clear()
+    with pytest.raises(CheckFailed):  # an untrained model
+        judge(R, "mape", rnn_namespace(gru_sequential()))
+    assert len(figures.SHOWN) == 1 and base64.b64decode(figures.SHOWN[0]).startswith(b"\x89PNG")

@@ -6,11 +6,19 @@ from __future__ import annotations
 from rnn_course.data import LAST_HOUR
 from rnn_course.splits import TEST_START
 
+from .. import figures
 from ..errors import Mismatch
 from ..measure import model_mape
 from ..specs import LayerSpec
 from . import Check
-from .namespace import describe_layer, io_shape, model_layers, shape, trained_model, variable
+from .namespace import (
+    describe_layer,
+    io_shape,
+    model_layers,
+    shape,
+    trained_model,
+    variable,
+)
 
 
 def _layer_mismatch(layer, expected: LayerSpec) -> str | None:
@@ -115,6 +123,9 @@ def check_mape(assignment, namespace):
     if "error" in result:
         raise Mismatch(result["error"])
     found = result["mape"]
+    if "week_forecast" in result:
+        figures.forecast_week(result["week_forecast"], result["week_actual"],
+                              f"MAPE on the test period {found:.2%}: pass mark below {threshold:.1%}")
     if not found < threshold:
         raise Mismatch(f"the model's MAPE on the test period ({TEST_START:%Y-%m-%d} to {LAST_HOUR:%Y-%m-%d}) is too high",
                        expected=f"below {threshold:.1%} (what a correctly built and trained model scores)",

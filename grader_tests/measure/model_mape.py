@@ -16,6 +16,7 @@ import os
 import subprocess
 import tempfile
 
+from .. import figures
 from . import forward, fresh
 
 TIMEOUT_SECONDS = 180
@@ -123,5 +124,7 @@ def measure(spec, model_path: str) -> dict:
     value = mape(predictions.reshape(-1) * span + low, target.reshape(-1) * span + low)
     if not np.isfinite(value):
         return {"error": "the model's predictions are not finite numbers (NaN or infinity)"}
-    return {"mape": value, "samples": int(len(predictions)), "T": int(T)}
+    week = slice(0, figures.WEEK)  # the first test week of the t+1 forecasts, in MW, for the feedback's figure
+    return {"mape": value, "samples": int(len(predictions)), "T": int(T),
+            "week_forecast": (predictions[week, 0] * span + low).tolist(), "week_actual": (target[week, 0] * span + low).tolist()}
 
