@@ -48,6 +48,10 @@ sandbox.install(
     process_limit=256,                # processes and threads
 )
 
+# A submitted file that is not a valid notebook is graded as the released notebook (0 points), with a
+# first cell saying why, so that Formgrader and the feedback show the reason.
+c.Autograde.exporter_class = "grader_tests.unreadable.ReadOrExplain"
+
 # A student who deletes a test cell gets it back; edited read-only and test cells are reset
 # from the gradebook (nbgrader's OverwriteCells) before grading.
 c.OverwriteCells.add_missing_cells = True

@@ -52,6 +52,12 @@ def lab(tmp_path_factory, data_dir):
         enrol(f"sqlite:///{course / 'gradebook.db'}", student, f"Ada {student.title()}")
         assert classroom.autograde(course, student, ASSIGNMENT).problem is None
         classroom.generate_feedback(course, student, ASSIGNMENT)
+    # a file cut short: plain `nbgrader autograde` grades the released notebook in its place, with the reason
+    released = (course / "release" / ASSIGNMENT / NOTEBOOK).read_bytes()
+    classroom.submit(course, "broken", ASSIGNMENT, released[:len(released) // 2])
+    enrol(f"sqlite:///{course / 'gradebook.db'}", "broken", "Bea Broken")
+    done = classroom.run_nbgrader(course, "autograde", ASSIGNMENT, "--student", "broken")
+    assert done.returncode == 0, done.stdout + done.stderr
     port, token = free_port(), secrets.token_hex(16)
     env = dict(os.environ, PATH=os.pathsep.join([str(classroom.VENV_BIN), os.environ.get("PATH", "")]))
     server = subprocess.Popen(
@@ -136,11 +142,15 @@ def test_formgrader_lists_the_class_and_saves_a_manual_score(lab, browser, tmp_p
     page_text(browser, ASSIGNMENT)
     shot(browser, "formgrader-assignments", tmp_path)
     browser.get(f"{base}/formgrader/manage_submissions/{ASSIGNMENT}")
-    listed = page_text(browser, *STUDENTS, "Daily_Sum, Ada")
+    listed = page_text(browser, *STUDENTS, "Daily_Sum, Ada", "broken")
     assert "None" not in listed and "null" not in listed, listed
+    assert "needs autograding" not in listed, "a submission that could not be read shows no reason"
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission_notebook(NOTEBOOK[:-6], ASSIGNMENT, "daily_sum").id
+        broken = gradebook.find_submission_notebook(NOTEBOOK[:-6], ASSIGNMENT, "broken").id
+    browser.get(f"{base}/formgrader/submissions/{broken}/")
+    page_text(browser, "Not graded: the submitted data_exploration.ipynb is not a valid notebook")
     browser.get(f"{base}/formgrader/submissions/{submission}/")
     from selenium.webdriver.support.ui import WebDriverWait
 

@@ -1,0 +1,36 @@
+"""A submitted file that is not a notebook is graded as the released notebook, with a first cell
+that says why, so that Formgrader and the feedback show the reason (and 0 points) instead of a
+submission that stays "needs autograding" while the reason is only in a console."""
+
+import os
+
+import nbformat
+from nbconvert.exporters import NotebookExporter
+
+
+def note(filename: str, error: Exception) -> str:
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return (f"**Not graded: the submitted `{os.path.basename(filename)}` is not a valid notebook** "
+            f"({first_line[:300]}).\n\nThe released notebook was graded in its place, so every test shows 0 points. "
+            "The submitted file is kept as it was in `submitted/`. Ask the student to open it in JupyterLab, "
+            "save it again, and hand it in once more.")
+
+
+class ReadOrExplain(NotebookExporter):
+    """nbgrader autograde's reader (`Autograde.exporter_class`)."""
+
+    def from_filename(self, filename, resources=None, **kw):
+        try:
+            nbformat.validate(nbformat.read(filename, as_version=4))
+        except Exception as error:  # noqa: BLE001  (whatever is wrong with the file, the TA is told)
+            assignment = (resources or {}).get("nbgrader", {}).get("assignment")
+            coursedir = self.parent.coursedir
+            released = os.path.join(coursedir.format_path(coursedir.release_directory, ".", assignment),
+                                    os.path.basename(filename))
+            if not (assignment and os.path.isfile(released)):
+                raise
+            self.log.error("%s is not a valid notebook: graded as the released notebook, with the reason", filename)
+            notebook = nbformat.read(released, as_version=4)
+            notebook.cells.insert(0, nbformat.v4.new_markdown_cell(note(filename, error)))
+            return self.from_notebook_node(notebook, resources, **kw)
+        return super().from_filename(filename, resources, **kw)
