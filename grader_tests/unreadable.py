@@ -22,7 +22,7 @@ class ReadOrExplain(NotebookExporter):
     def from_filename(self, filename, resources=None, **kw):
         try:
             nbformat.validate(nbformat.read(filename, as_version=4))
-        except Exception as error:  # noqa: BLE001  (whatever is wrong with the file, the TA is told)
+        except Exception as error:
             assignment = (resources or {}).get("nbgrader", {}).get("assignment")
             coursedir = self.parent.coursedir
             released = os.path.join(coursedir.format_path(coursedir.release_directory, ".", assignment),
