@@ -2,6 +2,7 @@
 that says why, so that Formgrader and the feedback show the reason (and 0 points) instead of a
 submission that stays "needs autograding" while the reason is only in a console."""
 
+import html
 import os
 
 import nbformat
@@ -9,9 +10,11 @@ from nbconvert.exporters import NotebookExporter
 
 
 def note(filename: str, error: Exception) -> str:
-    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    # The error quotes the file, which the student wrote: escaped, it cannot become HTML in a TA's Formgrader.
+    first_line = html.escape((str(error).strip().splitlines() or [type(error).__name__])[0][:300])
+    first_line = first_line.replace("`", "&#96;").replace("*", "&#42;").replace("_", "&#95;").replace("[", "&#91;")
     return (f"**Not graded: the submitted `{os.path.basename(filename)}` is not a valid notebook** "
-            f"({first_line[:300]}).\n\nThe released notebook was graded in its place, so every test shows 0 points. "
+            f"({first_line}).\n\nThe released notebook was graded in its place, so every test shows 0 points. "
             "The submitted file is kept as it was in `submitted/`. Ask the student to open it in JupyterLab, "
             "save it again, and hand it in once more.")
 

@@ -105,3 +105,13 @@ def test_each_test_cell_shows_the_graders_verdict_and_forged_results_are_listed(
     assert NO_EVIDENCE in hyperparameters.outputs[-1].evalue
     assert initializer.outputs == error  # its own error (the cell stopped before the grader's call) says why
     nbformat.validate(nb)
+
+
+def test_the_reason_a_file_is_no_notebook_cannot_put_html_in_formgrader():
+    from nbconvert.filters import markdown2html
+
+    from grader_tests.unreadable import note
+
+    shown = markdown2html(note("/course/submitted/s/a/lab.ipynb", ValueError("<img src=x onerror=alert(1)> `x` [a](javascript:b)")))
+    assert "<img" not in shown and "<a " not in shown and "<code>x</code>" not in shown  # text, not markup
+    assert "Not graded" in shown and "&lt;img" in shown
