@@ -3,13 +3,12 @@ survives the trip, and nothing the student hands in can make the grader run code
 
 import json
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
 
 import rnn_course  # noqa: F401  (quiet TensorFlow before keras is imported)
-import keras
-
 from grader_tests import evidence
 from grader_tests.assignments import ASSIGNMENTS
 from grader_tests.engine import failure_of
