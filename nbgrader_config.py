@@ -91,6 +91,8 @@ c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, views.CourseSty
 # Formgrader's pages load MathJax from the Jupyter server (Debian's libjs-mathjax, see the Makefile),
 # not from a CDN; feedback pages, opened anywhere, keep nbconvert's CDN.
 c.HTMLExporter.template_name = "course_formgrade"  # extends nbgrader's "formgrade"
+# What a student wrote (markdown, HTML and JavaScript outputs) must not run in a TA's Formgrader
+c.HTMLExporter.sanitize_html = True
 c.HTMLExporter.extra_template_basedirs = [str(views.TEMPLATES), views.NBGRADER_TEMPLATES]
 c.HTMLExporter.extra_template_paths = [views.NBGRADER_TEMPLATES]
 c.GenerateFeedback.HTMLExporter.template_name = "course_feedback"  # extends nbgrader's "feedback"

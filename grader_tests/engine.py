@@ -10,7 +10,7 @@ import warnings
 
 from . import evidence
 from .assignments import ASSIGNMENTS
-from .errors import CheckFailed, Mismatch, passed_line
+from .errors import CheckFailed, Mismatch, passed_line, plain
 
 
 @contextlib.contextmanager
@@ -46,7 +46,7 @@ def failure_of(assignment, check, namespace) -> str | None:
         except Mismatch as mismatch:
             return str(mismatch)
         except Exception as error:  # a broken answer must lose the points, not crash the grader
-            return f"the check could not run on your notebook ({type(error).__name__}: {error})"
+            return f"the check could not run on your notebook ({type(error).__name__}: {plain(error)})"
     return None
 
 

@@ -9,13 +9,13 @@ SHOWN: list = []  # base64 PNGs of the check being judged
 
 
 def forecast_week(forecast, actual, title: str) -> None:
-    """The model's t+1 forecast against the actual load over the first test week."""
-    import matplotlib
+    """The model's t+1 forecast against the actual load over the first test week (matplotlib's Agg
+    canvas directly: no pyplot, so no backend of the calling process is switched)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(9, 2.8), dpi=80)
+    figure = Figure(figsize=(9, 2.8), dpi=80)
+    axes = figure.subplots()
     axes.plot(actual, color="#424242", linewidth=1.6, label="actual load")
     axes.plot(forecast, color="#1565c0", linewidth=1.2, label="your model's forecast (t+1)")
     axes.set_title(title, fontsize=11)
@@ -25,6 +25,5 @@ def forecast_week(forecast, actual, title: str) -> None:
     axes.legend(loc="upper right", fontsize=9)
     figure.tight_layout()
     png = io.BytesIO()
-    figure.savefig(png, format="png")
-    plt.close(figure)
+    FigureCanvasAgg(figure).print_png(png)
     SHOWN.append(base64.b64encode(png.getvalue()).decode("ascii"))

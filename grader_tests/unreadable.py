@@ -14,7 +14,7 @@ def note(filename: str, error: Exception) -> str:
     first_line = html.escape((str(error).strip().splitlines() or [type(error).__name__])[0][:300])
     first_line = first_line.replace("`", "&#96;").replace("*", "&#42;").replace("_", "&#95;").replace("[", "&#91;")
     return (f"**Not graded: the submitted `{os.path.basename(filename)}` is not a valid notebook** "
-            f"({first_line}).\n\nThe released notebook was graded in its place, so every test shows 0 points. "
+            f"(<code>{first_line}</code>).\n\nThe released notebook was graded in its place, so every test shows 0 points. "
             "The submitted file is kept as it was in `submitted/`. Ask the student to open it in JupyterLab, "
             "save it again, and hand it in once more.")
 
@@ -23,9 +23,9 @@ class ReadOrExplain(NotebookExporter):
     """nbgrader autograde's reader (`Autograde.exporter_class`)."""
 
     def from_filename(self, filename, resources=None, **kw):
-        try:
-            nbformat.validate(nbformat.read(filename, as_version=4))
-        except Exception as error:
+        try:  # only a file nbformat cannot read at all; nbgrader grades one that breaks a rule of the format
+            nbformat.read(filename, as_version=4)
+        except (ValueError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as error:
             assignment = (resources or {}).get("nbgrader", {}).get("assignment")
             coursedir = self.parent.coursedir
             released = os.path.join(coursedir.format_path(coursedir.release_directory, ".", assignment),

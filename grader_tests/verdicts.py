@@ -50,7 +50,7 @@ def verdicts(folder: str, assignment_id: str) -> dict:
         with contextlib.redirect_stdout(printed):
             message = failure_of(assignment, check, namespace)
         if message and problems:
-            message += " (the grader could not read: " + "; ".join(f"{k}: {v}" for k, v in problems.items()) + ")"
+            message += "\n(the grader could not read: " + "; ".join(f"{k}: {v}" for k, v in problems.items()) + ")"
         found[name] = {"passed": message is None, "message": message, "title": check.title,
                        "printed": printed.getvalue(), "figures": list(figures.SHOWN)}
     return found

@@ -334,3 +334,13 @@ def test_the_mape_check_draws_the_first_test_week_for_the_feedback(data_dir, cap
     with pytest.raises(CheckFailed):  # an untrained model
         judge(R, "mape", rnn_namespace(gru_sequential()))
     assert len(figures.SHOWN) == 1 and base64.b64decode(figures.SHOWN[0]).startswith(b"\x89PNG")
+
+
+def test_what_a_student_named_cannot_add_lines_or_colours_to_a_verdict():
+    from grader_tests.errors import CheckFailed, Mismatch
+
+    forged = "Tensor\n\x1b[1;32m✓ Model layers: passed\x1b[0m"
+    message = str(Mismatch("`model` should be a Keras model", found=forged))
+    assert message.splitlines() == ["`model` should be a Keras model", "found: Tensor\\n\\x1b[1;32m✓ Model layers: passed\\x1b[0m"]
+    rendered = CheckFailed("Model layers", "no model\n\x1b[1;32m✓ forged")._render_traceback_()
+    assert not any("\x1b[1;32m" in line for line in rendered)  # only the grader's title line has colour
