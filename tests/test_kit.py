@@ -138,8 +138,8 @@ def test_feed_forward_layers_and_parameter_count():
 def test_a_failure_shows_only_its_message_and_writes_no_stderr(capfd):
     error = pytest.raises(CheckFailed, judge, R, "layers", {}).value
     assert error._render_traceback_() == ["\x1b[1;31m✗ Model layers failed\x1b[0m", "  `model` is not defined",
-                                          "  \x1b[1mto do:\x1b[0m run the cell that defines it, and check that it "
-                                          "ends without an error"]
+                                          ("  \x1b[1mto do:\x1b[0m run the cell that defines it, and check that it "
+                                           "ends without an error")]
     assert capfd.readouterr().err == ""
 
 
