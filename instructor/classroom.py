@@ -130,10 +130,9 @@ def autograde(root: Path, student: str, assignment: str, *extra: str) -> Outcome
 
 
 def _enrol(root: Path, student: str) -> None:
-    from nbgrader.api import Gradebook
+    from .hand_in import enrol
 
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
-        gradebook.update_or_create_student(student)
+    enrol(f"sqlite:///{root / 'gradebook.db'}", student, student)
 
 
 def _read_grades(root: Path, outcome: Outcome) -> None:

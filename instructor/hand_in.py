@@ -308,7 +308,7 @@ class LmsFileNames(FileNameCollectorPlugin):
             self.log.error("Not collected: %s matches no LMS file-name pattern (%s in nbgrader_config.py); it stays in "
                            "the extracted folder: rename it, or add its LMS's pattern.", inside, ", ".join(self.patterns))
             return None
-        lms, student_id, file_id, late, name = found
+        lms, student_id, file_id, late, name, _ = found
         if student_id in self._shared:
             self.log.error("Not collected: %s: two students of the LMS are both %s (ids %s); file their notebooks "
                            "in submitted/<student id>/ by hand.", inside, student_id, ", ".join(sorted(self._shared[student_id])))
@@ -319,12 +319,13 @@ class LmsFileNames(FileNameCollectorPlugin):
         return {"student_id": student_id, "file_id": file_id}
 
     def _match(self, relative: str):
+        """(lms, student id, file id, late, the LMS's name, LMS id) of the first pattern matching, or None."""
         for lms, pattern in self.patterns.items():
             match = re.fullmatch(pattern, relative)
             if match:
                 found = match.groupdict()
                 student_id = re.sub(r"[^a-z0-9]", "", found["student_id"].lower())
-                return lms, student_id, found["file_id"], bool(found.get("late")), found["student_id"]
+                return lms, student_id, found["file_id"], bool(found.get("late")), found["student_id"], found["lms_id"]
         return None
 
     def _ids_of_two_students(self, extracted: str) -> dict:
@@ -332,11 +333,9 @@ class LmsFileNames(FileNameCollectorPlugin):
         ids = {}
         for folder, _, names in os.walk(extracted):
             for name in names:
-                relative = os.path.relpath(os.path.join(folder, name), extracted).partition("/")[2]
-                match = next((m for m in (re.fullmatch(p, relative) for p in self.patterns.values()) if m), None)
-                if match:
-                    student_id = re.sub(r"[^a-z0-9]", "", match["student_id"].lower())
-                    ids.setdefault(student_id, set()).add(match["lms_id"])
+                found = self._match(os.path.relpath(os.path.join(folder, name), extracted).partition("/")[2])
+                if found:
+                    ids.setdefault(found[1], set()).add(found[5])
         return {student_id: lms_ids for student_id, lms_ids in ids.items() if len(lms_ids) > 1}
 
 
