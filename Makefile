@@ -8,12 +8,12 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup demo test test-fast release benchmark calibrate screenshots
 
-# The development environment: the student library's dependencies, the research extra (Dask) and
-# the test tools. A student's environment needs only `pip install .`.
+# The development environment: the student library's dependencies, the instructor's and research extras
+# (Dask, a progress bar, Postgres) and the test tools. A student's environment needs only `pip install .`.
 $(VENV)/installed: pyproject.toml requirements-lock.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --constraint requirements-lock.txt --editable '.[research,test]'
+	$(PY) -m pip install --quiet --constraint requirements-lock.txt --editable '.[instructor,research,test]'
 	touch $@
 
 # Formgrader's pages need MathJax 2 (keyboard grading stops without it): served from Debian's libjs-mathjax

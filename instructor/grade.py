@@ -1,0 +1,555 @@
+"""Grade a whole class in parallel: each submitted student through nbgrader's own autograde, N at a time,
+on a local Dask cluster or on a running one whose workers are other machines.
+
+    python -m instructor grade ASSIGNMENT [ASSIGNMENT ...] [--workers N | --scheduler tcp://host:8786]
+                               [--student ID ...] [--force] [--quiet] [--db-url URL] [--Execute.timeout=60 ...]
+
+What travels, so that no disk is shared: the course's grading kit (nbgrader_config.py, grader_tests/,
+instructor/, the assignment's source/) once per worker, then per student the submitted folder and a
+gradebook holding the assignment alone. The worker runs `nbgrader autograde ASSIGNMENT --student ID` in a
+scratch course folder and sends back the autograded folder, the scores nbgrader wrote and the integrity
+rows. Only this process writes the course's gradebook, autograded/ and integrity.csv, one student at a
+time, so workers never contend for the database. A student already graded for the submission on disk
+is skipped unless --force; a worker that dies has its student graded again elsewhere (Dask's
+`allowed-failures`), then reported. Workers need the course's environment and the data
+(RNN_COURSE_DATA), like the machine that runs plain `nbgrader autograde`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import fcntl
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from grader_tests import integrity
+
+KIT_PARTS = ("nbgrader_config.py", "grader_tests", "instructor")  # plus source/ and release/ of each assignment
+SKIPPED = ("__pycache__", "*.pyc", ".ipynb_checkpoints")
+AUTOGRADE_TIMEOUT = 3600  # seconds for one student's whole `nbgrader autograde`, the sandbox's own limits inside
+LOCKED_RETRY_SECONDS = 120  # how long a gradebook write waits for another writer (Formgrader, a TA) to finish
+
+
+@dataclass
+class Result:
+    """One student's assignment, as the grade command saw it (a line of reports/<assignment>/grading.jsonl)."""
+
+    student: str
+    assignment: str
+    seconds: float = 0.0
+    score: float | None = None
+    max_score: float = 0.0
+    problem: str | None = None
+    worker: str | None = None
+    finished: str = ""
+
+
+# --- The course: settings, the kit, what was submitted ---------------------------------------------
+
+def course_settings(root: Path) -> dict:
+    """db_url and course_id as nbgrader reads them from the course's nbgrader_config.py."""
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    coursedir = CourseDirectory(config=config)
+    return {"db_url": coursedir.db_url, "course_id": coursedir.course_id}
+
+
+def pack_kit(root: Path, assignments) -> bytes:
+    """The grading kit as one tar archive, the same bytes for the same files (links followed)."""
+    members = [root / part for part in KIT_PARTS] + [root / folder / a for folder in ("source", "release")
+                                                     for a in assignments]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for top in members:
+            paths = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+            for path in paths:
+                relative = path.relative_to(root)
+                if any(relative.match(pattern) or pattern in relative.parts for pattern in SKIPPED):
+                    continue
+                data = path.read_bytes()
+                info = tarfile.TarInfo(relative.as_posix())
+                info.size, info.mode = len(data), 0o644
+                archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def pack_folder(folder: Path) -> bytes:
+    """A submitted or autograded folder as a tar archive (regular files only)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+            archive.add(path, path.relative_to(folder).as_posix(), recursive=False)
+    return buffer.getvalue()
+
+
+def unpack(data: bytes, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        archive.extractall(target, filter="data")
+
+
+def submitted_students(root: Path, assignment: str, chosen=None) -> list:
+    folder = root / "submitted"
+    found = sorted(p.parent.name for p in folder.glob(f"*/{assignment}") if p.is_dir()) if folder.is_dir() else []
+    return [s for s in found if chosen is None or s in chosen]
+
+
+def _columns(row, *skip) -> dict:
+    """A gradebook row's own columns (no ids, no links to other rows)."""
+    from sqlalchemy import inspect
+
+    return {c.key: getattr(row, c.key) for c in inspect(row).mapper.column_attrs
+            if c.key != "id" and not c.key.endswith("_id") and c.key not in ("type", *skip)}
+
+
+def assignment_gradebook(db_url: str, course_id: str, assignment: str) -> bytes:
+    """A SQLite gradebook holding the assignment's definition alone (cells, points, checksums, due
+    date), as nbgrader's generate_assignment recorded it in the course's gradebook."""
+    from nbgrader.api import Gradebook
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "gradebook.db"
+        with Gradebook(db_url, course_id) as course, Gradebook(f"sqlite:///{path}", course_id) as copy:
+            original = course.find_assignment(assignment)
+            copy.update_or_create_assignment(assignment, **_columns(original, "name"))
+            for notebook in original.notebooks:
+                copy.update_or_create_notebook(notebook.name, assignment)
+                for cells, add in ((notebook.grade_cells, copy.update_or_create_grade_cell),
+                                   (notebook.solution_cells, copy.update_or_create_solution_cell),
+                                   (notebook.task_cells, copy.update_or_create_task_cell),
+                                   (notebook.source_cells, copy.update_or_create_source_cell)):
+                    for cell in cells:
+                        add(cell.name, notebook.name, assignment, **_columns(cell, "name"))
+        return path.read_bytes()
+
+
+def student_record(db_url: str, course_id: str, assignment: str, student: str) -> dict:
+    """What the worker's gradebook needs of the student: names (nbgrader keeps them) and any extension."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url, course_id) as gradebook:
+        try:
+            info = _columns(gradebook.find_student(student))
+        except MissingEntry:
+            info = {}
+        try:
+            extension = gradebook.find_submission(assignment, student).extension
+        except MissingEntry:
+            extension = None
+    return {"info": info, "extension": extension}
+
+
+def submitted_timestamp(folder: Path) -> datetime | None:
+    from nbgrader.utils import parse_utc
+
+    path = folder / "timestamp.txt"
+    try:
+        text = path.read_text().strip()
+        return parse_utc(text) if text else None
+    except (OSError, ValueError):
+        return None
+
+
+def already_graded(root: Path, gradebook, assignment: str, student: str, notebooks) -> bool:
+    """The gradebook holds this submission (the same time on disk) and autograded/ its notebooks."""
+    from nbgrader.api import MissingEntry
+
+    autograded = root / "autograded" / student / assignment
+    if not all((autograded / f"{name}.ipynb").exists() for name in notebooks):
+        return False
+    try:
+        recorded = gradebook.find_submission(assignment, student).timestamp
+    except MissingEntry:
+        return False
+    on_disk = submitted_timestamp(root / "submitted" / student / assignment)
+    return recorded == (on_disk.replace(tzinfo=None) if on_disk else None)
+
+
+# --- On the worker -------------------------------------------------------------------------------------
+
+def _kit_folder(kit_id: str, kit: bytes) -> Path:
+    """The kit unpacked once per machine and kit version (worker processes of one machine share it,
+    and with it the warm XLA caches under .grader_cache/)."""
+    base = Path(tempfile.gettempdir()) / f"rnn-course-grading-{os.getuid()}"
+    base.mkdir(mode=0o700, exist_ok=True)
+    target = base / kit_id
+    with open(base / f"{kit_id}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.is_dir():
+            partial = base / f"{kit_id}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            unpack(kit, partial)
+            (partial / ".grader_cache").mkdir()
+            partial.rename(target)
+    return target
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: nbgrader ends if the worker that started it is killed."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def grade_on_worker(kit_id: str, kit: bytes, gradebook: bytes, assignment: str, student: str, record: dict,
+                    submission: bytes, options: tuple = ()) -> dict:
+    """Autograde one student in a scratch course folder; return what the course's folder needs."""
+    from nbgrader.api import Gradebook
+
+    started = time.monotonic()
+    kit_root = _kit_folder(kit_id, kit)
+    with tempfile.TemporaryDirectory(prefix=f"grade-{assignment}-") as scratch:
+        course = Path(scratch)
+        shutil.copy(kit_root / "nbgrader_config.py", course / "nbgrader_config.py")
+        for name in ("grader_tests", "instructor", "source", "release", ".grader_cache"):
+            (course / name).symlink_to(kit_root / name)
+        (course / "gradebook.db").write_bytes(gradebook)
+        db_url = f"sqlite:///{course / 'gradebook.db'}"
+        with Gradebook(db_url) as book:
+            book.update_or_create_student(student, **record["info"])
+            if record["extension"] is not None:
+                book.update_or_create_submission(assignment, student, extension=record["extension"])
+        unpack(submission, course / "submitted" / student / assignment)
+        done = subprocess.run(
+            [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force",
+             f"--CourseDirectory.root={course}", f"--CourseDirectory.db_url={db_url}", *options],
+            cwd=course, capture_output=True, text=True, timeout=AUTOGRADE_TIMEOUT, preexec_fn=_die_with_parent)
+        log = (done.stdout + done.stderr).replace(str(course), "<course>")
+        autograded = course / "autograded" / student / assignment
+        result = {"returncode": done.returncode, "log": log, "worker": socket.gethostname(),
+                  "autograded": pack_folder(autograded) if done.returncode == 0 and autograded.is_dir() else None,
+                  "scores": _scores(course, assignment, student) if done.returncode == 0 else None,
+                  "integrity": _integrity_rows(course / integrity.FILE)}
+    result["seconds"] = time.monotonic() - started
+    return result
+
+
+def _scores(course: Path, assignment: str, student: str) -> dict:
+    """What nbgrader's autograde wrote for the submission (timestamps in UTC, naive as nbgrader keeps them)."""
+    from nbgrader.api import Gradebook
+
+    submitted = course / "submitted" / student / assignment
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        submission = book.find_submission(assignment, student)
+        return {"timestamp": submission.timestamp,
+                "notebooks": {nb.name: {"late_submission_penalty": nb.late_submission_penalty,
+                                        "missing": not (submitted / f"{nb.name}.ipynb").exists(),
+                                        "grades": {g.name: {"auto_score": g.auto_score,
+                                                            "needs_manual_grade": g.needs_manual_grade}
+                                                   for g in nb.grades},
+                                        "comments": {c.name: c.auto_comment for c in nb.comments}}
+                              for nb in submission.notebooks}}
+
+
+def _integrity_rows(path: Path) -> list:
+    import csv
+
+    if not path.exists():
+        return []
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# --- Back in the course folder --------------------------------------------------------------------------
+
+def _retry_while_locked(write):
+    """Run `write()`; while another program holds the SQLite gradebook (Formgrader saving a TA's
+    score), wait and try again rather than lose the grade."""
+    from sqlalchemy.exc import OperationalError
+
+    deadline = time.monotonic() + LOCKED_RETRY_SECONDS
+    while True:
+        try:
+            return write()
+        except OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def store_scores(db_url: str, course_id: str, assignment: str, student: str, scores: dict) -> tuple:
+    """Write the worker's scores into the course's gradebook as nbgrader's own autograde would have:
+    auto scores and comments replaced, a TA's manual scores kept (and then marked for review).
+    Returns (score, max_score)."""
+    from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SAWarning
+
+    def write():
+        with Gradebook(db_url, course_id) as book, warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)  # nbgrader's update_or_create_submission, as in its autograde
+            try:
+                book.update_or_create_student(student)
+                extra = {"timestamp": scores["timestamp"]} if scores["timestamp"] else {}
+                submission = book.update_or_create_submission(assignment, student, **extra)
+                for notebook in submission.notebooks:
+                    graded = scores["notebooks"][notebook.name]
+                    notebook.late_submission_penalty = graded["late_submission_penalty"]
+                    for grade in notebook.grades:
+                        new = graded["grades"][grade.name]
+                        grade.auto_score = new["auto_score"]
+                        # as SaveAutoGrades: a manual score, or no automatic one, asks for a TA's review;
+                        # a notebook not submitted asks for none
+                        grade.needs_manual_grade = not graded["missing"] and (
+                            new["needs_manual_grade"] or grade.manual_score is not None)
+                    for comment in notebook.comments:
+                        comment.auto_comment = graded["comments"][comment.name]
+                book.db.commit()
+                return submission.score, submission.max_score
+            except BaseException:
+                book.db.rollback()
+                raise
+
+    return _retry_while_locked(write)
+
+
+def _add_student(db_url: str, course_id: str, student: str) -> None:
+    """As nbgrader's autograde does before it fails: exported grades then list the student, with 0."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url, course_id) as book:
+        book.update_or_create_student(student)
+
+
+def store_autograded(root: Path, assignment: str, student: str, archive: bytes) -> None:
+    """Replace autograded/<student>/<assignment>/ at once (a crash leaves the old or the new folder)."""
+    target = root / "autograded" / student / assignment
+    partial = target.with_name(f".{assignment}.partial")
+    old = target.with_name(f".{assignment}.old")
+    for leftover in (partial, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    unpack(archive, partial)
+    if target.exists():
+        target.rename(old)
+    partial.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def store_integrity(root: Path, assignment: str, student: str, notebooks, rows: list) -> None:
+    for notebook in notebooks:
+        events = [(r["event"], r["detail"]) for r in rows
+                  if (r["student"], r["assignment"], r["notebook"]) == (student, assignment, notebook)]
+        integrity.record(str(root), (student, assignment, notebook), events)
+
+
+def failure_reason(log: str) -> str:
+    from .classroom import _failure_reason
+
+    return _failure_reason(log)
+
+
+def missing_notebooks(root: Path, assignment: str, student: str, notebooks, graded: bool = True) -> str | None:
+    folder = root / "submitted" / student / assignment
+    missing = [f"{name}.ipynb" for name in notebooks if not (folder / f"{name}.ipynb").exists()]
+    if not missing:
+        return None
+    found = sorted(p.name for p in folder.iterdir() if p.name != "timestamp.txt") if folder.is_dir() else []
+    return (f"{'graded 0: ' if graded else ''}{', '.join(missing)} missing from the submission "
+            f"(found: {', '.join(found) or 'nothing'})")
+
+
+# --- The command ---------------------------------------------------------------------------------------
+
+class Progress:
+    """A progress bar (counts, rate, time left) with a line per finished submission, or silence."""
+
+    def __init__(self, total: int, title: str, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+        if not quiet:
+            from tqdm import tqdm
+
+            # the bar on a terminal only (disable=None); the finished lines carry the counts in logs too
+            self.bar = tqdm(total=total, desc=title, unit="submission", file=sys.stderr, dynamic_ncols=True, disable=None,
+                            bar_format="{desc}: {n_fmt}/{total_fmt} {bar} [{elapsed}<{remaining}, {rate_fmt}]")
+
+        self.done, self.total = 0, total
+
+    def finished(self, text: str, problem: bool = False) -> None:
+        self.done += 1
+        text = f"[{self.done}/{self.total}] {text}"
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stdout)
+            self.bar.update()
+        elif problem:
+            print(text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def describe(result: Result) -> str:
+    if result.problem and result.score is None:
+        return f"{result.student:<28} NOT GRADED  {result.seconds:6.1f} s  {result.problem}"
+    note = f"  ({result.problem})" if result.problem else ""
+    return f"{result.student:<28} {result.score:>5g}/{result.max_score:<5g} {result.seconds:6.1f} s{note}"
+
+
+@contextlib.contextmanager
+def dask_client(workers: int, scheduler: str | None):
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler) as client:
+            yield client
+        return
+    # One single-threaded process per worker: each runs one nbgrader at a time, as a machine's share.
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
+
+
+def grade(root: Path, assignments, workers: int = 2, scheduler: str | None = None, students=None,
+          force: bool = False, quiet: bool = False, db_url: str | None = None, options: tuple = (),
+          client=None, report: bool = True) -> list:
+    """Grade every submitted student of each assignment; returns one Result per student graded or not."""
+    root = Path(root).resolve()
+    settings = course_settings(root)
+    db_url = db_url or settings["db_url"]
+    course_id = settings["course_id"]
+    kit = pack_kit(root, assignments)
+    kit_id = hashlib.sha256(kit).hexdigest()[:16]
+    results = []
+    with contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler) as client:
+        shared_kit = client.scatter(kit, broadcast=True)
+        for assignment in assignments:
+            results += _grade_assignment(root, client, shared_kit, kit_id, assignment, db_url, course_id,
+                                         students, force, quiet, options)
+            if report:
+                from .report import write_report
+
+                path = write_report(root, assignment, db_url=db_url)
+                if not quiet:
+                    print(f"Class report: {path}")
+    return results
+
+
+def _grade_assignment(root, client, shared_kit, kit_id, assignment, db_url, course_id, students, force, quiet,
+                      options) -> list:
+    from distributed import as_completed
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url, course_id) as book:
+        notebooks = [nb.name for nb in book.find_assignment(assignment).notebooks]
+        everyone = submitted_students(root, assignment, students)
+        todo = everyone if force else [s for s in everyone if not already_graded(root, book, assignment, s, notebooks)]
+    skipped = len(everyone) - len(todo)
+    if not quiet and skipped:
+        print(f"{assignment}: {skipped} student(s) already graded for the submission on disk, skipped "
+              "(--force grades them again)")
+    log_path = root / "reports" / assignment / "grading.jsonl"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    gradebook = client.scatter(assignment_gradebook(db_url, course_id, assignment), broadcast=True)
+    started = time.monotonic()
+    futures = {}
+    for student in todo:
+        future = client.submit(grade_on_worker, kit_id, shared_kit, gradebook, assignment, student,
+                               student_record(db_url, course_id, assignment, student),
+                               pack_folder(root / "submitted" / student / assignment), tuple(options),
+                               key=f"grade-{assignment}-{student}-{time.time_ns()}", pure=False)
+        futures[future] = student
+    progress = Progress(len(todo), assignment, quiet)
+    results = []
+    try:
+        for future in as_completed(futures):
+            result = _collect(root, future, futures[future], assignment, notebooks, db_url, course_id)
+            with log_path.open("a") as handle:
+                handle.write(json.dumps(asdict(result), default=str) + "\n")
+            results.append(result)
+            progress.finished(describe(result), problem=result.score is None)
+    finally:
+        progress.close()
+    _summary(assignment, results, skipped, time.monotonic() - started, client, quiet)
+    return results
+
+
+def _collect(root, future, student, assignment, notebooks, db_url, course_id) -> Result:
+    """Store one finished student's grading in the course folder; any failure becomes the Result's reason."""
+    result = Result(student, assignment)
+    try:
+        done = future.result()
+    except Exception as error:  # noqa: BLE001 - the class goes on; the reason is reported
+        from distributed import KilledWorker
+
+        if isinstance(error, KilledWorker):
+            result.problem = ("the Dask worker grading it died each time it was tried (out of memory, or killed); "
+                              "nothing was recorded")
+        else:
+            result.problem = f"grading failed on the worker: {type(error).__name__}: {error}"
+    else:
+        result.seconds, result.worker = round(done["seconds"], 2), done["worker"]
+        if done["returncode"] != 0 or done["autograded"] is None:
+            result.problem = (missing_notebooks(root, assignment, student, notebooks, graded=False)
+                              or failure_reason(done["log"]))
+        else:
+            store_autograded(root, assignment, student, done["autograded"])
+            result.score, result.max_score = store_scores(db_url, course_id, assignment, student, done["scores"])
+            result.problem = missing_notebooks(root, assignment, student, notebooks)
+        store_integrity(root, assignment, student, notebooks, done["integrity"])
+    if result.score is None:
+        _retry_while_locked(lambda: _add_student(db_url, course_id, student))
+    result.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return result
+
+
+def _summary(assignment, results, skipped, wall, client, quiet) -> None:
+    if quiet:
+        return
+    graded = [r for r in results if r.score is not None]
+    failed = [r for r in results if r.score is None]
+    workers = len(client.scheduler_info(n_workers=-1)["workers"])
+    lines = [f"{assignment}: {len(graded)} graded, {len(failed)} not graded, {skipped} skipped, "
+             f"in {wall:.0f} s on {workers} worker(s)"]
+    if graded:
+        scores = [r.score for r in graded]
+        work = sum(r.seconds for r in results)
+        lines.append(f"  score: mean {statistics.mean(scores):.2f}, median {statistics.median(scores):g} "
+                     f"of {graded[0].max_score:g}; {work / max(len(results), 1):.1f} s of grading per submission, "
+                     f"{wall / max(len(results), 1):.1f} s per submission of wall time")
+    lines += [f"  not graded: {r.student}: {r.problem}" for r in failed]
+    print("\n".join(lines), flush=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m instructor grade", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("assignments", nargs="+", metavar="ASSIGNMENT")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="worker processes of the local Dask cluster (default: one per core)")
+    parser.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786) instead")
+    parser.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    parser.add_argument("--force", action="store_true", help="grade again students already graded")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print nothing but the submissions not graded; exit status 1 if there are any")
+    parser.add_argument("--db-url", help="the gradebook (default: nbgrader_config.py's CourseDirectory.db_url)")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the course folder (default: here)")
+    parser.add_argument("--no-report", action="store_true", help="do not write reports/<assignment>/report.html")
+    args, options = parser.parse_known_args(argv)
+    wrong = [o for o in options if not (o.startswith("--") and "." in o.split("=")[0])]
+    if wrong:
+        parser.error(f"unrecognized arguments: {' '.join(wrong)} (nbgrader options look like --Execute.timeout=60)")
+    results = grade(args.root, args.assignments, args.workers, args.scheduler, args.student, args.force,
+                    args.quiet, args.db_url, tuple(options), report=not args.no_report)
+    return 1 if any(r.score is None for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""The class graded in parallel (`python -m instructor grade`, instructor/grade.py) against plain
+`nbgrader autograde`: the same class of the data exploration lab (answers right and wrong, a broken
+file, a missing notebook) graded both ways, then compared cell by cell; resuming, a locked gradebook,
+a worker that dies. One grading run each way serves every assertion of this module."""
+
+import csv
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import nbformat
+import pytest
+
+from instructor import classroom, grade
+from instructor.submissions import VARIANTS, build
+
+pytestmark = [pytest.mark.autograde, pytest.mark.xdist_group("parallel_grading")]
+
+ASSIGNMENT = "data_exploration"
+STUDENTS = ["solution", "other_style", "daily_sum", "blank"]  # instructor/submissions.py's variants
+BROKEN = {"broken_file": b'{"cells": [', "no_notebook": None}
+
+
+def run_grade(root, *args, check=True):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(classroom.REPO), os.environ.get("PYTHONPATH")])))
+    done = subprocess.run([sys.executable, "-m", "instructor", "grade", ASSIGNMENT, *args], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=900)
+    if check and done.returncode not in (0, 1):
+        raise AssertionError(f"grade failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory, data_dir):
+    """The class graded by plain `nbgrader autograde` (serial) and by the grade command (2 workers)."""
+    plain = classroom.make_course_copy(tmp_path_factory.mktemp("plain") / "course")
+    classroom.release(plain, [ASSIGNMENT])
+    for name in STUDENTS:
+        variant = next(v for v in VARIANTS if v.assignment == ASSIGNMENT and v.name == name)
+        classroom.submit(plain, name, ASSIGNMENT, build(variant))
+    for name, content in BROKEN.items():
+        classroom.submit(plain, name, ASSIGNMENT, content)
+    parallel = tmp_path_factory.mktemp("parallel") / "course"
+    shutil.copytree(plain, parallel, symlinks=True)
+    started = time.monotonic()
+    done = classroom.run_nbgrader(plain, "autograde", ASSIGNMENT)
+    plain_seconds = time.monotonic() - started
+    started = time.monotonic()
+    graded = run_grade(parallel, "--workers", "2")
+    parallel_seconds = time.monotonic() - started
+    print(f"plain nbgrader autograde {plain_seconds:.0f} s, grade --workers 2 {parallel_seconds:.0f} s")
+    return {"plain": plain, "parallel": parallel, "plain_log": done.stdout + done.stderr, "run": graded}
+
+
+def gradebook_rows(root) -> dict:
+    from nbgrader.api import Gradebook
+
+    rows = {}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as book:
+        for student in book.students:
+            rows[student.id] = None
+            for submission in student.submissions:
+                rows[student.id] = {
+                    "timestamp": submission.timestamp, "score": submission.score,
+                    "notebooks": {nb.name: ({g.name: (g.auto_score, g.manual_score, g.max_score, g.needs_manual_grade)
+                                             for g in nb.grades},
+                                            {c.name: c.auto_comment for c in nb.comments}, nb.late_submission_penalty)
+                                  for nb in submission.notebooks}}
+    return rows
+
+
+def cells(path) -> list:
+    """A notebook's cells as compared: everything but the execution timings nbclient records."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+    return [dict(cell) for cell in notebook.cells]
+
+
+def test_the_gradebook_is_the_same_as_plain_nbgrader_autograde(both):
+    plain, parallel = gradebook_rows(both["plain"]), gradebook_rows(both["parallel"])
+    # plain nbgrader does not see a folder without the notebook; the grade command reports it and lists
+    # the student (with 0 in the exported grades)
+    assert set(plain) | {"no_notebook"} == set(parallel) == set(STUDENTS) | set(BROKEN)
+    assert parallel["no_notebook"] is None
+    for student in plain:
+        assert parallel[student] == plain[student], student
+    assert plain["solution"]["score"] == 7 and plain["daily_sum"]["score"] == 4  # the written answers wait for a TA
+
+
+def test_autograded_notebooks_are_the_same_cell_by_cell(both):
+    for student in list(STUDENTS) + ["broken_file"]:
+        plain_nb = both["plain"] / "autograded" / student / ASSIGNMENT / classroom.NOTEBOOKS[ASSIGNMENT]
+        parallel_nb = both["parallel"] / "autograded" / student / ASSIGNMENT / classroom.NOTEBOOKS[ASSIGNMENT]
+        plain_cells, parallel_cells = cells(plain_nb), cells(parallel_nb)
+        assert len(plain_cells) == len(parallel_cells), student
+        for number, (expected, found) in enumerate(zip(plain_cells, parallel_cells), start=1):
+            assert found == expected, f"{student}, cell {number}"
+    assert not (both["parallel"] / "autograded" / "no_notebook" / ASSIGNMENT).exists()
+
+
+def test_feedback_and_integrity_report_are_the_same(both):
+    for root in (both["plain"], both["parallel"]):
+        done = classroom.run_nbgrader(root, "generate_feedback", ASSIGNMENT)
+        assert done.returncode == 0, done.stderr
+    for student in STUDENTS:
+        name = classroom.NOTEBOOKS[ASSIGNMENT].replace(".ipynb", ".html")
+        plain = (both["plain"] / "feedback" / student / ASSIGNMENT / name).read_text()
+        assert (both["parallel"] / "feedback" / student / ASSIGNMENT / name).read_text() == plain, student
+
+    def rows(root):
+        path = root / "integrity.csv"
+        return sorted(map(tuple, csv.reader(path.open()))) if path.exists() else []
+    assert rows(both["parallel"]) == rows(both["plain"])
+
+
+def test_progress_lines_and_summary(both):
+    out = both["run"].stdout
+    total = len(STUDENTS) + len(BROKEN)
+    finished = [line for line in out.splitlines() if line.startswith("[")]
+    assert sorted(int(line[1:].split("/")[0]) for line in finished) == list(range(1, total + 1))
+    assert any("solution" in line and "7/10" in line for line in finished), out
+    assert any("no_notebook" in line and "NOT GRADED" in line and "data_exploration.ipynb missing" in line
+               for line in finished), out
+    assert f"{ASSIGNMENT}: {total - 1} graded, 1 not graded, 0 skipped" in out, out
+    assert both["run"].returncode == 1  # one submission could not be graded: scripts see it
+    records = [line for line in (both["parallel"] / "reports" / ASSIGNMENT / "grading.jsonl").read_text().splitlines()]
+    assert len(records) == total
+
+
+def test_a_second_run_skips_the_graded_and_force_grades_again(both):
+    root = both["parallel"]
+    before = gradebook_rows(root)
+    again = run_grade(root, "--workers", "1", "--quiet", "--no-report")
+    assert again.stdout == "" and "no_notebook" in again.stderr  # quiet: only what could not be graded
+    assert again.returncode == 1
+    assert gradebook_rows(root) == before
+    forced = run_grade(root, "--workers", "1", "--force", "--student", "daily_sum", "--no-report")
+    assert "[1/1] daily_sum" in forced.stdout and "1 graded, 0 not graded, 0 skipped" in forced.stdout, forced.stdout
+    assert gradebook_rows(root) == before
+    # a new submission (a later time on disk) is graded again without --force
+    (root / "submitted" / "blank" / ASSIGNMENT / "timestamp.txt").write_text("2026-11-21 09:00:00 UTC")
+    resubmitted = run_grade(root, "--workers", "1", "--student", "blank", "--student", "solution", "--no-report")
+    assert "1 skipped" in resubmitted.stdout and "[1/1] blank" in resubmitted.stdout, resubmitted.stdout
+
+
+def test_a_gradebook_held_by_another_writer_is_waited_for(both, tmp_path):
+    """Formgrader saving a TA's score holds SQLite's write lock: the grade waits, nothing is lost."""
+    root = tmp_path / "course"
+    shutil.copytree(both["parallel"], root, symlinks=True)
+    db_url = f"sqlite:///{root / 'gradebook.db'}"
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as book:
+        submission = book.find_submission(ASSIGNMENT, "daily_sum")
+        written = {"timestamp": submission.timestamp,
+                   "notebooks": {nb.name: {"late_submission_penalty": None, "missing": False,
+                                           "grades": {g.name: {"auto_score": g.max_score, "needs_manual_grade": False}
+                                                      for g in nb.grades},
+                                           "comments": {c.name: None for c in nb.comments}}
+                                 for nb in submission.notebooks}}
+    held = threading.Event()
+
+    def hold_the_lock():
+        connection = sqlite3.connect(root / "gradebook.db", isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        held.set()
+        time.sleep(7)  # longer than SQLite's own 5 s wait
+        connection.execute("COMMIT")
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    held.wait()
+    started = time.monotonic()
+    score, most = grade.store_scores(db_url, "rnn-forecasting", ASSIGNMENT, "daily_sum", written)
+    holder.join()
+    assert time.monotonic() - started > 5
+    assert score == most == 10
+
+
+def test_a_dead_worker_is_reported_and_the_class_goes_on(both, tmp_path):
+    import dask
+    from distributed import Client, LocalCluster
+
+    root = tmp_path / "course"
+    shutil.copytree(both["parallel"], root, symlinks=True)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+        future = client.submit(os._exit, 1, pure=False)
+        result = grade._collect(root, future, "crasher", ASSIGNMENT, ["data_exploration"],
+                                f"sqlite:///{root / 'gradebook.db'}", "rnn-forecasting")
+    assert result.score is None and "worker grading it died" in result.problem
+    assert "crasher" in gradebook_rows(root)  # listed with 0 in exported grades
