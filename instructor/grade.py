@@ -19,21 +19,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import fcntl
 import hashlib
 import io
 import json
 import logging
 import os
+import select
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -204,9 +204,70 @@ def _kit_folder(kit_id: str, kit: bytes) -> Path:
     return target
 
 
-def _die_with_parent() -> None:
-    """preexec_fn: nbgrader ends if the worker that started it is killed."""
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+# nbgrader's start-up (imports: about 3 s a process) is paid once per worker: a server process imports
+# nbgrader, then forks one child per student, which runs `nbgrader ARGS` as the command line does.
+AUTOGRADER = r"""
+import atexit, ctypes, json, os, signal, sys, traceback
+import nbgrader.apps.nbgraderapp, nbgrader.api, nbconvert, nbclient, jupyter_client, sqlalchemy, nbformat  # noqa
+ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: ends with the worker that started it
+for line in sys.stdin:
+    request = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setsid()
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+            log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            os.chdir(request["cwd"])
+            sys.argv = ["nbgrader", *request["args"]]
+            from nbgrader.apps.nbgraderapp import main
+            main()
+            code = 0
+        except SystemExit as end:
+            code = end.code if isinstance(end.code, int) else (0 if end.code is None else 1)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            try:
+                atexit._run_exitfuncs()
+                sys.stdout.flush(), sys.stderr.flush()
+            finally:
+                os._exit(code)
+    print(json.dumps({"pid": pid}), flush=True)
+    _, status = os.waitpid(pid, 0)
+    print(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}), flush=True)
+"""
+
+
+class Autograder:
+    """`nbgrader ARGS` in a folder, through this thread's server (started on first use, again after a timeout)."""
+
+    _local = threading.local()
+
+    @classmethod
+    def run(cls, args, cwd: Path, timeout: float) -> tuple:
+        server = getattr(cls._local, "server", None)
+        if server is None or server.poll() is not None:
+            server = cls._local.server = subprocess.Popen(
+                [sys.executable, "-c", AUTOGRADER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        log = Path(cwd) / ".autograde.log"
+        server.stdin.write(json.dumps({"args": list(args), "cwd": str(cwd), "log": str(log)}) + "\n")
+        server.stdin.flush()
+        started = server.stdout.readline()
+        ready, _, _ = select.select([server.stdout], [], [], timeout) if started else ([], [], [])
+        if not started or not ready:
+            if started:  # the child leads its own session, with the kernels it started
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(json.loads(started)["pid"], 9)
+            server.kill()
+            server.wait()
+            cls._local.server = None
+            return -9, f"nbgrader autograde did not finish within {timeout:.0f} s, or its process ended"
+        reply = json.loads(server.stdout.readline())
+        return reply["returncode"], log.read_text(errors="replace") if log.exists() else ""
 
 
 def grade_on_worker(kit_id: str, kit: bytes, gradebook: bytes, assignment: str, student: str, record: dict,
@@ -228,15 +289,14 @@ def grade_on_worker(kit_id: str, kit: bytes, gradebook: bytes, assignment: str, 
             if record["extension"] is not None:
                 book.update_or_create_submission(assignment, student, extension=record["extension"])
         unpack(submission, course / "submitted" / student / assignment)
-        done = subprocess.run(
-            [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force",
-             f"--CourseDirectory.root={course}", f"--CourseDirectory.db_url={db_url}", *options],
-            cwd=course, capture_output=True, text=True, timeout=AUTOGRADE_TIMEOUT, preexec_fn=_die_with_parent)
-        log = (done.stdout + done.stderr).replace(str(course), "<course>")
+        returncode, log = Autograder.run(
+            ["autograde", assignment, "--student", student, "--force", f"--CourseDirectory.root={course}",
+             f"--CourseDirectory.db_url={db_url}", *options], course, AUTOGRADE_TIMEOUT)
+        log = log.replace(str(course), "<course>")
         autograded = course / "autograded" / student / assignment
-        result = {"returncode": done.returncode, "log": log, "worker": socket.gethostname(),
-                  "autograded": pack_folder(autograded) if done.returncode == 0 and autograded.is_dir() else None,
-                  "scores": _scores(course, assignment, student) if done.returncode == 0 else None,
+        result = {"returncode": returncode, "log": log, "worker": socket.gethostname(),
+                  "autograded": pack_folder(autograded) if returncode == 0 and autograded.is_dir() else None,
+                  "scores": _scores(course, assignment, student) if returncode == 0 else None,
                   "integrity": _integrity_rows(course / integrity.FILE)}
     result["seconds"] = time.monotonic() - started
     return result

@@ -195,3 +195,75 @@ def test_a_dead_worker_is_reported_and_the_class_goes_on(both, tmp_path):
                                 f"sqlite:///{root / 'gradebook.db'}", "rnn-forecasting")
     assert result.score is None and "worker grading it died" in result.problem
     assert "crasher" in gradebook_rows(root)  # listed with 0 in exported grades
+
+
+@pytest.fixture
+def postgres(tmp_path_factory):
+    """A Postgres server of its own (Debian's postgresql), on a Unix socket: the gradebook's db_url."""
+    import glob
+
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    assert binaries, "Postgres is not installed (.ci/run installs Debian's postgresql)"
+    folder = tmp_path_factory.mktemp("postgres")
+    os.chmod(folder, 0o755)
+    data, socket_dir = folder / "data", folder / "socket"
+    socket_dir.mkdir()
+    shutil.chown(socket_dir, "postgres")
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_postgres, f"{binaries[-1]}/initdb", "-D", str(data), "--auth=trust", "-U", "postgres"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_postgres, f"{binaries[-1]}/pg_ctl", "-D", str(data), "-w", "-l", str(folder / "log"), "-o",
+                    f"-c listen_addresses='' -k {socket_dir}", "start"], check=True, capture_output=True)
+    subprocess.run([*as_postgres, f"{binaries[-1]}/createdb", "-h", str(socket_dir), "gradebook"], check=True)
+    yield f"postgresql+psycopg://postgres@/gradebook?host={socket_dir}"
+    subprocess.run([*as_postgres, f"{binaries[-1]}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"],
+                   capture_output=True)
+
+
+def test_a_cluster_without_the_course_folder_a_killed_worker_and_postgres(both, tmp_path, postgres):
+    """Workers in their own mount namespace where the course folder is an empty tmpfs (no shared disk),
+    a Postgres gradebook, and the worker grading the first student killed: every student is graded,
+    with the scores plain nbgrader gave."""
+    from distributed import Client, LocalCluster
+    from nbgrader.api import Gradebook
+
+    root = tmp_path / "course"
+    shutil.copytree(both["plain"], root, symlinks=True,
+                    ignore=shutil.ignore_patterns("autograded", "feedback", "gradebook.db", "integrity.csv"))
+    chosen = ["solution", "daily_sum", "blank"]
+    for student in set(STUDENTS) | set(BROKEN):
+        if student not in chosen:
+            shutil.rmtree(root / "submitted" / student)
+    done = classroom.run_nbgrader(root, "generate_assignment", ASSIGNMENT, "--force",
+                                  f"--CourseDirectory.db_url={postgres}")
+    assert done.returncode == 0, done.stderr
+    workers = []
+    with LocalCluster(n_workers=0, dashboard_address=None, host="127.0.0.1") as cluster, Client(cluster) as client:
+        for _ in range(2):
+            hide = f"mount -t tmpfs none {tmp_path} && cd / && exec {sys.executable} -m distributed.cli.dask_worker " \
+                   f"{cluster.scheduler_address} --nthreads 1 --nworkers 1 --no-dashboard"
+            workers.append(subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", hide],
+                                            env=dict(os.environ, PYTHONPATH=str(classroom.REPO)),
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        client.wait_for_workers(2, timeout=60)
+        assert client.run(os.path.exists, str(root / "submitted")) == {w: False for w in client.scheduler_info()["workers"]}
+        command = subprocess.Popen([sys.executable, "-m", "instructor", "grade", ASSIGNMENT, "--scheduler",
+                                    cluster.scheduler_address, "--db-url", postgres], cwd=root, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env=dict(os.environ, PYTHONPATH=str(classroom.REPO)))
+        deadline = time.monotonic() + 120
+        while not any(client.processing().values()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3)  # well into nbgrader's run
+        busy = next(address for address, tasks in client.processing().items() if tasks)
+        os.kill(client.scheduler_info()["workers"][busy]["pid"], 9)
+        out, err = command.communicate(timeout=600)
+        for worker in workers:
+            worker.terminate()
+    assert command.returncode == 0, out + err
+    assert "3 graded, 0 not graded" in out, out
+    plain = gradebook_rows(both["plain"])
+    with Gradebook(postgres) as book:
+        for student in chosen:
+            assert book.find_submission(ASSIGNMENT, student).score == plain[student]["score"], student
+    assert (root / "reports" / ASSIGNMENT / "report.html").exists()
