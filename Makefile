@@ -39,8 +39,9 @@ screenshots: setup   ## the README's pictures of Formgrader and feedback, taken 
 release: setup       ## regenerate release/ and solutions/ from source/ (commit the result)
 	$(PY) -m instructor.release
 
-benchmark: setup     ## seconds per autograded notebook and reference MAPE
+benchmark: setup     ## seconds per autograded notebook and reference MAPE; a class graded in parallel against serial
 	$(PY) -m instructor.benchmark
+	$(PY) -m instructor.benchmark --class-grading
 
 calibrate: setup     ## MAPE distributions the pass marks come from (about an hour)
 	$(PY) -m instructor.calibrate

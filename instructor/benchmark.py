@@ -6,12 +6,19 @@ settings graded with and without it, side by side). Real `nbgrader autograde` ru
 course folders. Not a test.
 
     python -m instructor.benchmark [--class-size 3] [--assignment ID]
+    python -m instructor.benchmark --class-grading [--assignment ID]
+
+--class-grading: a class of the quiz's solution graded by serial `nbgrader autograde` and by
+`python -m instructor grade` (instructor/grade.py) on a local Dask cluster, side by side in one run:
+2 workers against serial, 1/2/4 single-threaded workers, and 1/8/32 submissions.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import shutil
 import statistics
 import tempfile
 import time
@@ -91,13 +98,69 @@ def grade_solution(settings: str, assignment: str, class_size: int, extra: tuple
             "mapes": sorted({f["mape"] for f in figures})}
 
 
+def class_grading(assignment: str, sizes=(1, 8, 32), workers=(1, 2, 4), class_size: int = 8) -> list:
+    """Seconds per submission: serial `nbgrader autograde` against the grade command, each after a
+    warm-up submission (XLA's cache of the solution, nbgrader's start-up) that is not counted."""
+    from . import grade
+
+    solution = next(v for v in VARIANTS if v.assignment == assignment and v.name == "solution")
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        root = classroom.make_course_copy(Path(folder) / "course")
+        classroom.release(root, [assignment])
+
+        def new_class(size: int) -> None:
+            for old in ("submitted", "autograded"):
+                shutil.rmtree(root / old, ignore_errors=True)
+            for number in range(1, size + 1):
+                classroom.submit(root, f"student{number:02d}", assignment, build(solution, root))
+
+        new_class(1)
+        classroom.autograde(root, "student01", assignment)  # warm-up: the course folder's XLA cache
+        new_class(class_size)
+        started = time.monotonic()
+        done = classroom.run_nbgrader(root, "autograde", assignment, "--force")
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr[-2000:])
+        serial = (time.monotonic() - started) / class_size
+        rows.append(("serial nbgrader autograde", 1, class_size, serial))
+        print(f"serial nbgrader autograde, {class_size} submissions: {serial:.1f} s each", flush=True)
+        for count in workers:
+            with grade.dask_client(count, None) as client:
+                new_class(1)
+                grade.grade(root, [assignment], client=client, quiet=True, report=False)  # warm-up, per worker
+                for size in sizes if count == 2 else (class_size,):
+                    new_class(size)
+                    started = time.monotonic()
+                    results = grade.grade(root, [assignment], client=client, quiet=True, report=False)
+                    seconds = (time.monotonic() - started) / size
+                    assert all(r.score == r.max_score for r in results), results
+                    rows.append(("grade (Dask)", count, size, seconds))
+                    print(f"grade, {count} worker(s), {size} submissions: {seconds:.1f} s each", flush=True)
+    return rows
+
+
+def print_class_grading(assignment: str, rows: list) -> None:
+    serial = next(seconds for how, _, _, seconds in rows if how.startswith("serial"))
+    print(f"\nSeconds per submission of {assignment} (the solution), one run, this machine ({os.cpu_count()} cores)")
+    print("\n| how | workers | submissions | s per submission | speed-up over serial |\n| --- | --- | --- | --- | --- |")
+    for how, workers, size, seconds in rows:
+        print(f"| {how} | {workers} | {size} | {seconds:.1f} | {serial / seconds:.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--class-size", type=int, default=3, help="submissions graded in one class run")
     parser.add_argument("--assignment", action="append", choices=list(NOTEBOOKS))
     parser.add_argument("--labs", action="store_true", help="the labs too (default: the quizzes)")
     parser.add_argument("--no-seed", action="store_true", help="leave out the seed's settings")
+    parser.add_argument("--class-grading", action="store_true",
+                        help="serial nbgrader autograde against the parallel grade command (default quiz: GRU)")
     args = parser.parse_args()
+    if args.class_grading:
+        for assignment in args.assignment or ["one_step_rnn_multivariate"]:
+            print_class_grading(assignment, class_grading(assignment))
+        return
     rows, sandbox_rows = [], []
     for assignment in args.assignment or (list(NOTEBOOKS) if args.labs else QUIZZES):
         # side by side, alternating, so that the machine's load falls on each alike

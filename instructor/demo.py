@@ -1,7 +1,8 @@
 """The instructor's whole cycle on a demo class, in this course folder:
 
-release and solutions from source/ -> the demo class's submissions -> autograde -> feedback ->
-grades exported to CSV -> a score table per student. Run with ``python -m instructor.demo``
+release and solutions from source/ -> the demo class's submissions -> autograde, every assignment
+graded in parallel by `python -m instructor grade` (instructor/grade.py) with a class report each ->
+feedback -> grades exported to CSV -> a score table per student. Run with ``python -m instructor.demo``
 (``make demo``). Running it again gives the same result.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from grader_tests import integrity
 from rnn_course import DataError, load_data
 
-from . import classroom
+from . import classroom, grade
 from .hand_in import enrol
 from .classroom import NOTEBOOKS, REPO
 from .submissions import VARIANTS, build
@@ -62,7 +63,7 @@ def integrity_table(root: Path) -> str:
     return "\n".join(lines)
 
 
-def run(root: Path = REPO) -> list:
+def run(root: Path = REPO, workers: int = 2) -> list:
     started = time.monotonic()
     print("Checking the data ...", flush=True)
     load_data()
@@ -75,18 +76,18 @@ def run(root: Path = REPO) -> list:
         enrol(f"sqlite:///{root / 'gradebook.db'}", PREFIX + variant.name, f"Demo {variant.name}")  # named in Formgrader
     print(f"[{_clock(time.monotonic() - started)}] Submitted {len(chosen)} demo notebooks to submitted/", flush=True)
 
+    assignments = list(dict.fromkeys(v.assignment for v in chosen))
+    print(f"[{_clock(time.monotonic() - started)}] Autograding {len(assignments)} assignments, "
+          f"{workers} at a time (python -m instructor grade) ...", flush=True)
+    results = grade.grade(root, assignments, workers=workers, students=[PREFIX + v.name for v in chosen],
+                          force=True)
     outcomes = []
-    for number, variant in enumerate(chosen, start=1):
-        student = PREFIX + variant.name
-        print(f"[{_clock(time.monotonic() - started)}] ({number}/{len(chosen)}) autograding {student} / "
-              f"{variant.assignment}: {variant.description} ...", flush=True)
-        outcome = classroom.autograde(root, student, variant.assignment)
-        if outcome.problem is None:
-            classroom.generate_feedback(root, student, variant.assignment)
-            result = f"{sum(s for s, _ in outcome.tests.values()):g}/{sum(m for _, m in outcome.tests.values()):g} points"
-        else:
-            result = f"NOT GRADED: {outcome.problem}"
-        print(f"        {result} in {outcome.seconds:.1f} s", flush=True)
+    for result in results:
+        outcome = classroom.Outcome(result.student, result.assignment, result.seconds, problem=result.problem)
+        if result.score is not None:
+            classroom.generate_feedback(root, result.student, result.assignment)
+            outcome.problem = None
+            classroom._read_grades(root, outcome)
         outcomes.append(outcome)
 
     csv_path = classroom.export_grades(root, root / "grades.csv")
@@ -94,14 +95,17 @@ def run(root: Path = REPO) -> list:
     print(score_table(outcomes))
     print("\n" + integrity_table(root))
     print(f"\nGrades exported to {csv_path}; autograded notebooks in autograded/, feedback (HTML) in feedback/.")
+    print(f"Class reports (HTML): {root / 'reports'}/<assignment>/report.html")
     print("TAs grade the written answers with `nbgrader formgrader` (see the README).")
     return outcomes
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=2, help="submissions graded at a time")
+    args = parser.parse_args()
     try:
-        run()
+        run(workers=args.workers)
     except DataError as error:  # no data and no download: the message says where to put it, alone
         raise SystemExit(f"The demo needs the GEFCom2014 data: {error}") from None
 

@@ -489,9 +489,8 @@ def grade(root: Path, assignments, workers: int = 2, scheduler: str | None = Non
     kit_id = hashlib.sha256(kit).hexdigest()[:16]
     results = []
     with contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler) as client:
-        shared_kit = client.scatter(kit, broadcast=True)
         for assignment in assignments:
-            results += _grade_assignment(root, client, shared_kit, kit_id, assignment, db_url, course_id,
+            results += _grade_assignment(root, client, kit, kit_id, assignment, db_url, course_id,
                                          students, force, quiet, options)
             if report:
                 from .report import write_report
@@ -502,7 +501,7 @@ def grade(root: Path, assignments, workers: int = 2, scheduler: str | None = Non
     return results
 
 
-def _grade_assignment(root, client, shared_kit, kit_id, assignment, db_url, course_id, students, force, quiet,
+def _grade_assignment(root, client, kit, kit_id, assignment, db_url, course_id, students, force, quiet,
                       options) -> list:
     from distributed import as_completed
     from nbgrader.api import Gradebook
@@ -517,11 +516,12 @@ def _grade_assignment(root, client, shared_kit, kit_id, assignment, db_url, cour
               "(--force grades them again)")
     log_path = root / "reports" / assignment / "grading.jsonl"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    gradebook = client.scatter(assignment_gradebook(db_url, course_id, assignment), broadcast=True)
+    # passed by value, not scattered: data scattered to a worker that dies is lost with it
+    gradebook = assignment_gradebook(db_url, course_id, assignment)
     started = time.monotonic()
     futures = {}
     for student in todo:
-        future = client.submit(grade_on_worker, kit_id, shared_kit, gradebook, assignment, student,
+        future = client.submit(grade_on_worker, kit_id, kit, gradebook, assignment, student,
                                student_record(db_url, course_id, assignment, student),
                                pack_folder(root / "submitted" / student / assignment), tuple(options),
                                key=f"grade-{assignment}-{student}-{time.time_ns()}", pure=False)

@@ -198,14 +198,16 @@ def test_a_dead_worker_is_reported_and_the_class_goes_on(both, tmp_path):
 
 
 @pytest.fixture
-def postgres(tmp_path_factory):
+def postgres():
     """A Postgres server of its own (Debian's postgresql), on a Unix socket: the gradebook's db_url."""
     import glob
+    import tempfile
+    from pathlib import Path
 
     binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
     assert binaries, "Postgres is not installed (.ci/run installs Debian's postgresql)"
-    folder = tmp_path_factory.mktemp("postgres")
-    os.chmod(folder, 0o755)
+    folder = Path(tempfile.mkdtemp(prefix="rnn-course-postgres-"))  # outside pytest's 0700 folder: user postgres
+    shutil.chown(folder, "postgres")
     data, socket_dir = folder / "data", folder / "socket"
     socket_dir.mkdir()
     shutil.chown(socket_dir, "postgres")
@@ -218,6 +220,7 @@ def postgres(tmp_path_factory):
     yield f"postgresql+psycopg://postgres@/gradebook?host={socket_dir}"
     subprocess.run([*as_postgres, f"{binaries[-1]}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"],
                    capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_cluster_without_the_course_folder_a_killed_worker_and_postgres(both, tmp_path, postgres):
@@ -256,7 +259,7 @@ def test_a_cluster_without_the_course_folder_a_killed_worker_and_postgres(both, 
             time.sleep(0.2)
         time.sleep(3)  # well into nbgrader's run
         busy = next(address for address, tasks in client.processing().items() if tasks)
-        os.kill(client.scheduler_info()["workers"][busy]["pid"], 9)
+        os.kill(client.run(os.getpid, workers=[busy])[busy], 9)
         out, err = command.communicate(timeout=600)
         for worker in workers:
             worker.terminate()
