@@ -37,7 +37,7 @@ import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from grader_tests import integrity
@@ -456,11 +456,12 @@ class Progress:
             self.bar.close()
 
 
-def describe(result: Result) -> str:
+def describe(result: Result, with_assignment: bool = False) -> str:
+    who = f"{result.assignment} / {result.student}" if with_assignment else result.student
     if result.problem and result.score is None:
-        return f"{result.student:<28} NOT GRADED  {result.seconds:6.1f} s  {result.problem}"
+        return f"{who:<28} NOT GRADED  {result.seconds:6.1f} s  {result.problem}"
     note = f"  ({result.problem})" if result.problem else ""
-    return f"{result.student:<28} {result.score:>5g}/{result.max_score:<5g} {result.seconds:6.1f} s{note}"
+    return f"{who:<28} {result.score:>5g}/{result.max_score:<5g} {result.seconds:6.1f} s{note}"
 
 
 @contextlib.contextmanager
@@ -488,22 +489,36 @@ def grade(root: Path, assignments, workers: int = 2, scheduler: str | None = Non
     kit = pack_kit(root, assignments)
     kit_id = hashlib.sha256(kit).hexdigest()[:16]
     results = []
-    with contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler) as client:
-        for assignment in assignments:
-            results += _grade_assignment(root, client, kit, kit_id, assignment, db_url, course_id,
-                                         students, force, quiet, options)
-            if report:
-                from .report import write_report
-
-                path = write_report(root, assignment, db_url=db_url)
-                if not quiet:
-                    print(f"Class report: {path}")
-    return results
-
-
-def _grade_assignment(root, client, kit, kit_id, assignment, db_url, course_id, students, force, quiet,
-                      options) -> list:
     from distributed import as_completed
+
+    given = contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler)
+    with given as cluster:
+        # every assignment's students queued at once: no worker waits for the last of one assignment
+        classes = [_submit_class(root, cluster, kit, kit_id, assignment, db_url, course_id, students, force, quiet,
+                                 options) for assignment in assignments]
+        futures = {future: (one, student) for one in classes for future, student in one["futures"].items()}
+        progress = Progress(len(futures), ", ".join(assignments) if len(assignments) < 3 else "grading", quiet)
+        started = time.monotonic()
+        try:
+            for future in as_completed(futures):
+                one, student = futures.pop(future)
+                result = _collect(root, future, student, one["assignment"], one["notebooks"], db_url, course_id)
+                with one["log"].open("a") as handle:
+                    handle.write(json.dumps(asdict(result), default=str) + "\n")
+                one["results"].append(result)
+                progress.finished(describe(result, len(assignments) > 1), problem=result.score is None)
+                if len(one["results"]) == len(one["futures"]):
+                    _finish_class(root, one, db_url, time.monotonic() - started, cluster, quiet, report)
+        finally:
+            progress.close()
+        for one in classes:
+            if not one["futures"]:  # nothing to grade: the report is still written
+                _finish_class(root, one, db_url, 0.0, cluster, quiet, report)
+    return [result for one in classes for result in one["results"]]
+
+
+def _submit_class(root, client, kit, kit_id, assignment, db_url, course_id, students, force, quiet, options) -> dict:
+    """Queue one assignment's students who need grading; the others are skipped, and said so."""
     from nbgrader.api import Gradebook
 
     with Gradebook(db_url, course_id) as book:
@@ -514,11 +529,10 @@ def _grade_assignment(root, client, kit, kit_id, assignment, db_url, course_id, 
     if not quiet and skipped:
         print(f"{assignment}: {skipped} student(s) already graded for the submission on disk, skipped "
               "(--force grades them again)")
-    log_path = root / "reports" / assignment / "grading.jsonl"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = root / "reports" / assignment / "grading.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
     # passed by value, not scattered: data scattered to a worker that dies is lost with it
     gradebook = assignment_gradebook(db_url, course_id, assignment)
-    started = time.monotonic()
     futures = {}
     for student in todo:
         future = client.submit(grade_on_worker, kit_id, kit, gradebook, assignment, student,
@@ -526,19 +540,18 @@ def _grade_assignment(root, client, kit, kit_id, assignment, db_url, course_id, 
                                pack_folder(root / "submitted" / student / assignment), tuple(options),
                                key=f"grade-{assignment}-{student}-{time.time_ns()}", pure=False)
         futures[future] = student
-    progress = Progress(len(todo), assignment, quiet)
-    results = []
-    try:
-        for future in as_completed(futures):
-            result = _collect(root, future, futures[future], assignment, notebooks, db_url, course_id)
-            with log_path.open("a") as handle:
-                handle.write(json.dumps(asdict(result), default=str) + "\n")
-            results.append(result)
-            progress.finished(describe(result), problem=result.score is None)
-    finally:
-        progress.close()
-    _summary(assignment, results, skipped, time.monotonic() - started, client, quiet)
-    return results
+    return {"assignment": assignment, "notebooks": notebooks, "futures": futures, "results": [], "skipped": skipped,
+            "log": log}
+
+
+def _finish_class(root, one, db_url, wall, client, quiet, report) -> None:
+    _summary(one["assignment"], one["results"], one["skipped"], wall, client, quiet)
+    if report:
+        from .report import write_report
+
+        path = write_report(root, one["assignment"], db_url=db_url)
+        if not quiet:
+            print(f"Class report: {path}", flush=True)
 
 
 def _collect(root, future, student, assignment, notebooks, db_url, course_id) -> Result:
@@ -566,7 +579,7 @@ def _collect(root, future, student, assignment, notebooks, db_url, course_id) ->
         store_integrity(root, assignment, student, notebooks, done["integrity"])
     if result.score is None:
         _retry_while_locked(lambda: _add_student(db_url, course_id, student))
-    result.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    result.finished = datetime.now(UTC).isoformat(timespec="seconds")
     return result
 
 
