@@ -4,9 +4,9 @@ on a local Dask cluster or on a running one whose workers are other machines.
     python -m instructor grade ASSIGNMENT [ASSIGNMENT ...] [--workers N | --scheduler tcp://host:8786]
                                [--student ID ...] [--force] [--quiet] [--db-url URL] [--Execute.timeout=60 ...]
 
-What travels, so that no disk is shared: the course's grading kit (nbgrader_config.py, grader_tests/,
-instructor/, the assignment's source/) once per worker, then per student the submitted folder and a
-gradebook holding the assignment alone. The worker runs `nbgrader autograde ASSIGNMENT --student ID` in a
+What travels with each student, so that no disk is shared: the submitted folder, a gradebook holding the
+assignment alone, and the course's grading kit (nbgrader_config.py, grader_tests/, instructor/, the
+assignment's source/ and release/; about 400 KB, unpacked once per machine). The worker runs `nbgrader autograde ASSIGNMENT --student ID` in a
 scratch course folder and sends back the autograded folder, the scores nbgrader wrote and the integrity
 rows. Only this process writes the course's gradebook, autograded/ and integrity.csv, one student at a
 time, so workers never contend for the database. A student already graded for the submission on disk
@@ -97,8 +97,12 @@ def pack_folder(folder: Path) -> bytes:
     """A submitted or autograded folder as a tar archive (regular files only)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
-            archive.add(path, path.relative_to(folder).as_posix(), recursive=False)
+        for top, dirs, files in os.walk(folder):  # links are neither followed nor packed
+            dirs.sort()
+            for name in sorted(files):
+                path = Path(top, name)
+                if path.is_file() and not path.is_symlink():
+                    archive.add(path, path.relative_to(folder).as_posix(), recursive=False)
     return buffer.getvalue()
 
 

@@ -3,10 +3,19 @@ the hours before its origin only (recomputed by the grader at a few origins), an
 
 from __future__ import annotations
 
+import functools
+
 from ..errors import Mismatch
 from ..measure import arima_reference
 from . import Check
 from .namespace import variable
+
+
+@functools.lru_cache(maxsize=None)
+def _reference(assignment_id: str) -> dict:
+    """The grader's reference forecasts and test loads, computed once per judging process: the walk-forward
+    and MAPE checks of one notebook share them (each costs a few SARIMAX fits)."""
+    return arima_reference.in_subprocess(assignment_id)
 
 
 def _predictions(namespace):
@@ -47,7 +56,7 @@ def _walk_forward_problem(spec, predictions, truth) -> str | None:
 
 def check_walk_forward(assignment, namespace):
     """The rows are walk-forward forecasts: each fitted on the WINDOW hours before its origin only."""
-    problem = _walk_forward_problem(assignment.spec, _predictions(namespace), arima_reference.in_subprocess(assignment.id))
+    problem = _walk_forward_problem(assignment.spec, _predictions(namespace), _reference(assignment.id))
     if problem:
         raise Mismatch(problem)
 
@@ -57,7 +66,7 @@ def check_mape(assignment, namespace):
     import numpy as np
 
     spec = assignment.spec
-    predictions, truth = _predictions(namespace), arima_reference.in_subprocess(assignment.id)
+    predictions, truth = _predictions(namespace), _reference(assignment.id)
     if _walk_forward_problem(spec, predictions, truth):
         raise Mismatch("the MAPE is graded only for walk-forward forecasts, and the walk-forward check did not pass")
     actual = np.asarray(truth["actual"])
