@@ -143,7 +143,8 @@ class SandboxKernelManager(AsyncKernelManager):
     open_files_limit = Integer(1024, config=True)
     wall_limit = Float(0, config=True, help="seconds after which the kernel is killed (0: never)")
     pass_env = List(Unicode(), ["PYTHONPATH", "LANG", "LC_ALL", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING",
-                                "OMP_NUM_THREADS", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS",
+                                "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+                                "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS",
                                 "KERAS_BACKEND", "RNN_COURSE_DATA"], config=True)
     bwrap = Unicode("bwrap", config=True)
 
