@@ -28,6 +28,7 @@ import os
 import select
 import shutil
 import socket
+import stat
 import statistics
 import subprocess
 import sys
@@ -60,6 +61,7 @@ class Result:
     problem: str | None = None
     worker: str | None = None
     finished: str = ""
+    submission: str = ""  # submission_digest() of what was graded
 
 
 # --- The course: settings, the kit, what was submitted ---------------------------------------------
@@ -137,7 +139,7 @@ def assignment_gradebook(db_url: str, course_id: str, assignment: str) -> bytes:
             original = course.find_assignment(assignment)
             copy.update_or_create_assignment(assignment, **_columns(original, "name"))
             for notebook in original.notebooks:
-                copy.update_or_create_notebook(notebook.name, assignment)
+                copy.update_or_create_notebook(notebook.name, assignment, **_columns(notebook, "name"))  # kernelspec
                 for cells, add in ((notebook.grade_cells, copy.update_or_create_grade_cell),
                                    (notebook.solution_cells, copy.update_or_create_solution_cell),
                                    (notebook.task_cells, copy.update_or_create_task_cell),
@@ -163,30 +165,35 @@ def student_record(db_url: str, course_id: str, assignment: str, student: str) -
     return {"info": info, "extension": extension}
 
 
-def submitted_timestamp(folder: Path) -> datetime | None:
-    from nbgrader.utils import parse_utc
+def submission_digest(folder: Path) -> str:
+    """What the student handed in, as one hash of its files' names and bytes (timestamp.txt included):
+    a new submission differs even where the LMS gives no time."""
+    digest = hashlib.sha256()
+    with tarfile.open(fileobj=io.BytesIO(pack_folder(folder))) as archive:
+        for member in archive.getmembers():
+            digest.update(member.name.encode() + b"\0" + archive.extractfile(member).read() + b"\0")
+    return digest.hexdigest()
 
-    path = folder / "timestamp.txt"
-    try:
-        text = path.read_text().strip()
-        return parse_utc(text) if text else None
-    except (OSError, ValueError):
-        return None
+
+def last_gradings(log: Path) -> dict:
+    """student -> the last line of grading.jsonl about them."""
+    last = {}
+    if log.exists():
+        for line in log.read_text().splitlines():
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                record = json.loads(line)
+                last[record["student"]] = record
+    return last
 
 
-def already_graded(root: Path, gradebook, assignment: str, student: str, notebooks) -> bool:
-    """The gradebook holds this submission (the same time on disk) and autograded/ its notebooks."""
-    from nbgrader.api import MissingEntry
-
+def already_graded(root: Path, assignment: str, student: str, notebooks, last: dict) -> bool:
+    """This command graded this very submission (the line it writes after everything else is stored)
+    and autograded/ still holds its notebooks."""
+    record = last.get(student) or {}
     autograded = root / "autograded" / student / assignment
-    if not all((autograded / f"{name}.ipynb").exists() for name in notebooks):
-        return False
-    try:
-        recorded = gradebook.find_submission(assignment, student).timestamp
-    except MissingEntry:
-        return False
-    on_disk = submitted_timestamp(root / "submitted" / student / assignment)
-    return recorded == (on_disk.replace(tzinfo=None) if on_disk else None)
+    return (record.get("score") is not None
+            and record.get("submission") == submission_digest(root / "submitted" / student / assignment)
+            and all((autograded / f"{name}.ipynb").exists() for name in notebooks))
 
 
 # --- On the worker -------------------------------------------------------------------------------------
@@ -196,6 +203,9 @@ def _kit_folder(kit_id: str, kit: bytes) -> Path:
     and with it the warm XLA caches under .grader_cache/)."""
     base = Path(tempfile.gettempdir()) / f"rnn-course-grading-{os.getuid()}"
     base.mkdir(mode=0o700, exist_ok=True)
+    found = os.lstat(base)
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+        raise RuntimeError(f"{base} is not a private folder of this user: refusing to run a grading kit from it")
     target = base / kit_id
     with open(base / f"{kit_id}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -256,12 +266,12 @@ class Autograder:
         server = getattr(cls._local, "server", None)
         if server is None or server.poll() is not None:
             server = cls._local.server = subprocess.Popen(
-                [sys.executable, "-c", AUTOGRADER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                [sys.executable, "-c", AUTOGRADER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+            server.replies = b""
         log = Path(cwd) / ".autograde.log"
-        server.stdin.write(json.dumps({"args": list(args), "cwd": str(cwd), "log": str(log)}) + "\n")
-        server.stdin.flush()
-        started = server.stdout.readline()
-        ready, _, _ = select.select([server.stdout], [], [], timeout) if started else ([], [], [])
+        server.stdin.write(json.dumps({"args": list(args), "cwd": str(cwd), "log": str(log)}).encode() + b"\n")
+        started = cls._reply(server, 60)
+        ready = cls._reply(server, timeout) if started else None
         if not started or not ready:
             if started:  # the child leads its own session, with the kernels it started
                 with contextlib.suppress(ProcessLookupError):
@@ -270,8 +280,20 @@ class Autograder:
             server.wait()
             cls._local.server = None
             return -9, f"nbgrader autograde did not finish within {timeout:.0f} s, or its process ended"
-        reply = json.loads(server.stdout.readline())
-        return reply["returncode"], log.read_text(errors="replace") if log.exists() else ""
+        return json.loads(ready)["returncode"], log.read_text(errors="replace") if log.exists() else ""
+
+    @staticmethod
+    def _reply(server, timeout: float) -> str | None:
+        """The server's next line, or None after `timeout` seconds or at its end (no buffer hides a line)."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in server.replies:
+            ready, _, _ = select.select([server.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(server.stdout.fileno(), 4096) if ready else b""
+            if not chunk:
+                return None
+            server.replies += chunk
+        line, server.replies = server.replies.split(b"\n", 1)
+        return line.decode()
 
 
 def grade_on_worker(kit_id: str, kit: bytes, gradebook: bytes, assignment: str, student: str, record: dict,
@@ -337,13 +359,14 @@ def _integrity_rows(path: Path) -> list:
 def _retry_while_locked(write):
     """Run `write()`; while another program holds the SQLite gradebook (Formgrader saving a TA's
     score), wait and try again rather than lose the grade."""
+    from nbgrader.api import InvalidEntry
     from sqlalchemy.exc import OperationalError
 
     deadline = time.monotonic() + LOCKED_RETRY_SECONDS
     while True:
         try:
             return write()
-        except OperationalError as error:
+        except (OperationalError, InvalidEntry) as error:  # nbgrader's API wraps the first in the second
             if "locked" not in str(error) or time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
@@ -492,7 +515,6 @@ def grade(root: Path, assignments, workers: int = 2, scheduler: str | None = Non
     course_id = settings["course_id"]
     kit = pack_kit(root, assignments)
     kit_id = hashlib.sha256(kit).hexdigest()[:16]
-    results = []
     from distributed import as_completed
 
     given = contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler)
@@ -500,23 +522,25 @@ def grade(root: Path, assignments, workers: int = 2, scheduler: str | None = Non
         # every assignment's students queued at once: no worker waits for the last of one assignment
         classes = [_submit_class(root, cluster, kit, kit_id, assignment, db_url, course_id, students, force, quiet,
                                  options) for assignment in assignments]
-        futures = {future: (one, student) for one in classes for future, student in one["futures"].items()}
+        futures = {future: (one, *student) for one in classes for future, student in one.pop("futures").items()}
         progress = Progress(len(futures), ", ".join(assignments) if len(assignments) < 3 else "grading", quiet)
         started = time.monotonic()
         try:
             for future in as_completed(futures):
-                one, student = futures.pop(future)
+                one, student, digest = futures.pop(future)  # a collected result is not kept (nor recomputed)
                 result = _collect(root, future, student, one["assignment"], one["notebooks"], db_url, course_id)
+                future.release()
+                result.submission = digest
                 with one["log"].open("a") as handle:
                     handle.write(json.dumps(asdict(result), default=str) + "\n")
                 one["results"].append(result)
                 progress.finished(describe(result, len(assignments) > 1), problem=result.score is None)
-                if len(one["results"]) == len(one["futures"]):
+                if len(one["results"]) == one["count"]:
                     _finish_class(root, one, db_url, time.monotonic() - started, cluster, quiet, report)
         finally:
             progress.close()
         for one in classes:
-            if not one["futures"]:  # nothing to grade: the report is still written
+            if not one["count"]:  # nothing to grade: the report is still written
                 _finish_class(root, one, db_url, 0.0, cluster, quiet, report)
     return [result for one in classes for result in one["results"]]
 
@@ -527,25 +551,26 @@ def _submit_class(root, client, kit, kit_id, assignment, db_url, course_id, stud
 
     with Gradebook(db_url, course_id) as book:
         notebooks = [nb.name for nb in book.find_assignment(assignment).notebooks]
-        everyone = submitted_students(root, assignment, students)
-        todo = everyone if force else [s for s in everyone if not already_graded(root, book, assignment, s, notebooks)]
+    log = root / "reports" / assignment / "grading.jsonl"
+    last = last_gradings(log)
+    everyone = submitted_students(root, assignment, students)
+    todo = everyone if force else [s for s in everyone if not already_graded(root, assignment, s, notebooks, last)]
     skipped = len(everyone) - len(todo)
     if not quiet and skipped:
         print(f"{assignment}: {skipped} student(s) already graded for the submission on disk, skipped "
               "(--force grades them again)")
-    log = root / "reports" / assignment / "grading.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
     # passed by value, not scattered: data scattered to a worker that dies is lost with it
     gradebook = assignment_gradebook(db_url, course_id, assignment)
     futures = {}
     for student in todo:
+        folder = root / "submitted" / student / assignment
         future = client.submit(grade_on_worker, kit_id, kit, gradebook, assignment, student,
-                               student_record(db_url, course_id, assignment, student),
-                               pack_folder(root / "submitted" / student / assignment), tuple(options),
-                               key=f"grade-{assignment}-{student}-{time.time_ns()}", pure=False)
-        futures[future] = student
-    return {"assignment": assignment, "notebooks": notebooks, "futures": futures, "results": [], "skipped": skipped,
-            "log": log}
+                               student_record(db_url, course_id, assignment, student), pack_folder(folder),
+                               tuple(options), key=f"grade-{assignment}-{student}-{time.time_ns()}", pure=False)
+        futures[future] = (student, submission_digest(folder))
+    return {"assignment": assignment, "notebooks": notebooks, "futures": futures, "count": len(futures),
+            "results": [], "skipped": skipped, "log": log}
 
 
 def _finish_class(root, one, db_url, wall, client, quiet, report) -> None:
@@ -553,9 +578,14 @@ def _finish_class(root, one, db_url, wall, client, quiet, report) -> None:
     if report:
         from .report import write_report
 
-        path = write_report(root, one["assignment"], db_url=db_url)
-        if not quiet:
-            print(f"Class report: {path}", flush=True)
+        try:
+            path = write_report(root, one["assignment"], db_url=db_url)
+        except Exception as error:  # noqa: BLE001 - the grades are stored; the report can be written again
+            print(f"The class report of {one['assignment']} could not be written: {type(error).__name__}: {error} "
+                  f"(python -m instructor report {one['assignment']})", file=sys.stderr, flush=True)
+        else:
+            if not quiet:
+                print(f"Class report: {path}", flush=True)
 
 
 def _collect(root, future, student, assignment, notebooks, db_url, course_id) -> Result:
@@ -573,16 +603,21 @@ def _collect(root, future, student, assignment, notebooks, db_url, course_id) ->
             result.problem = f"grading failed on the worker: {type(error).__name__}: {error}"
     else:
         result.seconds, result.worker = round(done["seconds"], 2), done["worker"]
-        if done["returncode"] != 0 or done["autograded"] is None:
-            result.problem = (missing_notebooks(root, assignment, student, notebooks, graded=False)
-                              or failure_reason(done["log"]))
-        else:
-            store_autograded(root, assignment, student, done["autograded"])
-            result.score, result.max_score = store_scores(db_url, course_id, assignment, student, done["scores"])
-            result.problem = missing_notebooks(root, assignment, student, notebooks)
-        store_integrity(root, assignment, student, notebooks, done["integrity"])
+        try:
+            if done["returncode"] != 0 or done["autograded"] is None:
+                result.problem = (missing_notebooks(root, assignment, student, notebooks, graded=False)
+                                  or failure_reason(done["log"]))
+            else:
+                store_autograded(root, assignment, student, done["autograded"])
+                result.score, result.max_score = store_scores(db_url, course_id, assignment, student, done["scores"])
+                result.problem = missing_notebooks(root, assignment, student, notebooks)
+            store_integrity(root, assignment, student, notebooks, done["integrity"])
+        except Exception as error:  # noqa: BLE001 - reported as this student's, and the class goes on
+            result.score = None
+            result.problem = f"graded, but recording the result failed: {type(error).__name__}: {error}"
     if result.score is None:
-        _retry_while_locked(lambda: _add_student(db_url, course_id, student))
+        with contextlib.suppress(Exception):  # best effort: the line above already says what went wrong
+            _retry_while_locked(lambda: _add_student(db_url, course_id, student))
     result.finished = datetime.now(UTC).isoformat(timespec="seconds")
     return result
 

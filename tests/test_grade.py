@@ -21,7 +21,7 @@ from instructor.submissions import VARIANTS, build
 pytestmark = [pytest.mark.autograde, pytest.mark.xdist_group("parallel_grading")]
 
 ASSIGNMENT = "data_exploration"
-STUDENTS = ["solution", "other_style", "daily_sum", "blank"]  # instructor/submissions.py's variants
+STUDENTS = ["solution", "other_style", "daily_sum", "blank", "own_kernel"]  # own_kernel: the solution, another kernelspec
 BROKEN = {"broken_file": b'{"cells": [', "no_notebook": None}
 
 
@@ -40,8 +40,13 @@ def both(tmp_path_factory, data_dir):
     plain = classroom.make_course_copy(tmp_path_factory.mktemp("plain") / "course")
     classroom.release(plain, [ASSIGNMENT])
     for name in STUDENTS:
-        variant = next(v for v in VARIANTS if v.assignment == ASSIGNMENT and v.name == name)
-        classroom.submit(plain, name, ASSIGNMENT, build(variant))
+        variant = next(v for v in VARIANTS if v.assignment == ASSIGNMENT and v.name == name.replace("own_kernel", "solution"))
+        content = build(variant)
+        if name == "own_kernel":  # nbgrader runs the course's kernel whatever the notebook names
+            notebook = nbformat.reads(content.decode(), as_version=4)
+            notebook.metadata.kernelspec = {"name": "my-env", "display_name": "My env", "language": "python"}
+            content = nbformat.writes(notebook).encode()
+        classroom.submit(plain, name, ASSIGNMENT, content)
     for name, content in BROKEN.items():
         classroom.submit(plain, name, ASSIGNMENT, content)
     parallel = tmp_path_factory.mktemp("parallel") / "course"
@@ -90,6 +95,7 @@ def test_the_gradebook_is_the_same_as_plain_nbgrader_autograde(both):
     for student in plain:
         assert parallel[student] == plain[student], student
     assert plain["solution"]["score"] == 7 and plain["daily_sum"]["score"] == 4  # the written answers wait for a TA
+    assert parallel["own_kernel"]["score"] == 7
 
 
 def test_autograded_notebooks_are_the_same_cell_by_cell(both):
