@@ -1,8 +1,13 @@
 """The tutorial's results table, reproduced: each model family at HORIZON=24 on load and temperature,
-test MAPE on November-December 2014 beside the seed's, mean and spread over seeds, wall time per row.
+test MAPE on November-December 2014 beside the tutorial's, mean and spread over seeds, wall time.
 
-    python -m research.results --seeds 5
-    python -m research.results --seeds 5 --config search/feed_forward.best.json   # a searched configuration
+    python -m research.results                         # every row, 5 seeds each
+    python -m research.results --family encoder_decoder --skip-arima   # one row again, the others kept
+
+Each neural row trains the configuration its search chose (`research/searches/<family>.best.json`,
+committed, so no search is run here) or, for a family never searched, an untuned point of the
+tutorial's grid. Rows are kept in `research/results.json` (a run replaces only the rows it
+measures); the table and the plot of the best row's forecasts over a test week are made from it.
 
 ARIMA is the course's SARIMA (`rnn_course.sarima`) in walk-forward over every test hour; to
 fit 1,441 forecast origins in minutes it is refitted once a day (at midnight) and, at the other
@@ -12,30 +17,44 @@ hours, extended with the hours observed since, keeping that day's parameters.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import statistics
 import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 
 from rnn_course import mape as mape_of
 from rnn_course import sarima
 from rnn_course.splits import TEST_START
 
-from .experiments import Config, mape, prepare, train
+from .experiments import Config, forecast, mape, prepare, train
+from .search import SEARCHES
 
 HORIZON = 24
-SEED_TABLE = {"arima": 4.9, "feed_forward": 4.27, "rnn_vector_output": 3.67, "encoder_decoder": 3.58,
-              "teacher_forcing": 4.57}
-# Reference configurations: points of the seed's grid, not the seed's tuned values (which it did
-# not publish); `--config` replaces one with the best of a search.
-REFERENCE = {
-    "feed_forward": Config("feed_forward", T=72, latent_dim=15, hidden_layers=2, batch_size=32, learning_rate=0.001),
-    "rnn_vector_output": Config("rnn_vector_output", T=72, latent_dim=15, hidden_layers=1, batch_size=32, learning_rate=0.001),
-    "encoder_decoder": Config("encoder_decoder", T=72, latent_dim=15, hidden_layers=1, batch_size=32, learning_rate=0.001),
-    "teacher_forcing": Config("teacher_forcing", T=72, latent_dim=15, hidden_layers=1, batch_size=32, learning_rate=0.001),
-}
+RESULTS = Path(__file__).parent / "results.json"
+TUTORIAL_TABLE = {"arima": 4.9, "feed_forward": 4.27, "rnn_vector_output": 3.67, "encoder_decoder": 3.58,
+                  "teacher_forcing": 4.57}
+NAMES = {"arima": "ARIMA", "feed_forward": "feed-forward", "rnn_vector_output": "RNN vector output",
+         "encoder_decoder": "RNN encoder-decoder", "teacher_forcing": "RNN encoder-decoder, teacher forcing"}
+# Untuned points of the tutorial's grid, for a family without a committed search.
+REFERENCE = {family: Config(family, T=72, latent_dim=15, hidden_layers=2 if family == "feed_forward" else 1,
+                            batch_size=32, learning_rate=0.001)
+             for family in ("feed_forward", "rnn_vector_output", "encoder_decoder", "teacher_forcing")}
+# The week of the plot: Monday 1 to Sunday 7 December 2014, forecast each midnight for the next 24 hours.
+PLOT_WEEK = ("2014-12-01", 7)
+
+
+def chosen_configs(folder: Path = SEARCHES) -> dict:
+    """Per family: (configuration, the search's report or None)."""
+    configs = {}
+    for family, reference in REFERENCE.items():
+        path = folder / f"{family}.best.json"
+        report = json.loads(path.read_text()) if path.exists() else None
+        configs[family] = (Config(**report["best"]) if report else reference, report)
+    return configs
 
 
 def arima_walk_forward(energy, horizon: int = HORIZON) -> float:
@@ -55,16 +74,90 @@ def arima_walk_forward(energy, horizon: int = HORIZON) -> float:
     return mape_of(forecasts, actuals)
 
 
-def neural_row(config: Config, energy, seeds: int) -> list:
+def week_of_forecasts(config: Config, model, data: dict) -> dict:
+    """The day-ahead forecasts made at each midnight of the plot week, and the actual load, in MW."""
+    X, y = data["test"]
+    origins = data["origins"]["test"]
+    low, span = data["load_scale"]
+    start, days = PLOT_WEEK
+    midnights = [origins.get_loc(np.datetime64(start) + np.timedelta64(day, "D")) for day in range(days)]
+    predicted = forecast(config, model, X[midnights]) * span + low
+    # Each origin forecasts the hours t+1 .. t+24: the week's hours from 01:00 on its first day.
+    hours = [str(origins[i] + np.timedelta64(step, "h")) for i in midnights for step in range(1, HORIZON + 1)]
+    return {"hours": hours, "forecast": np.round(predicted.ravel(), 1).tolist(),
+            "actual": np.round((y[midnights] * span + low).ravel(), 1).tolist()}
+
+
+def neural_row(config: Config, energy, seeds: int) -> dict:
     data = prepare(energy, config.T, config.horizon, with_test=True)
-    results = []
+    runs, week = [], None
     for seed in range(seeds):
         model, facts = train(config, data, seed=seed)
-        results.append({"seed": seed, "valid_mape": mape(config, model, data, "valid"),
-                        "test_mape": mape(config, model, data, "test"), **facts})
-        print(f"  {config.family} seed {seed}: test MAPE {results[-1]['test_mape']:.2%} "
+        runs.append({"seed": seed, "valid_mape": mape(config, model, data, "valid"),
+                     "test_mape": mape(config, model, data, "test"), **facts})
+        if seed == 0:
+            week = week_of_forecasts(config, model, data)
+        print(f"  {config.family} seed {seed}: test MAPE {runs[-1]['test_mape']:.2%} "
               f"({facts['epochs']} epochs, {facts['train_seconds']} s)", flush=True)
-    return results
+    return {"config": config.as_dict(), "runs": runs, "mapes": [r["test_mape"] for r in runs], "week": week}
+
+
+def table(rows: dict) -> str:
+    """The Markdown table: the tutorial's MAPE beside ours, with the cost of the search and of the row."""
+    lines = ["| model | tutorial's MAPE % | ours: mean % | s.d. | range | seeds | search (wall time) | row (wall time) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for family, theirs in TUTORIAL_TABLE.items():
+        row = rows.get(family)
+        if row is None:
+            lines.append(f"| {NAMES[family]} | {theirs} | not run | | | | | |")
+            continue
+        values = [100 * m for m in row["mapes"]]
+        spread = f"{statistics.stdev(values):.2f}" if len(values) > 1 else "-"
+        ranged = f"{min(values):.2f}-{max(values):.2f}" if len(values) > 1 else "-"
+        seeds = len(values) if len(values) > 1 else "deterministic"
+        search = row.get("search")
+        searched = (f"{(search['search_seconds'] + search['finalist_seconds']) / 60:.0f} min, {search['trials']} trials"
+                    if search else "-")
+        lines.append(f"| {NAMES[family]} | {theirs} | {statistics.fmean(values):.2f} | {spread} | {ranged} | {seeds} | "
+                     f"{searched} | {row['seconds'] / 60:.1f} min |")
+    return "\n".join(lines)
+
+
+def best_neural_row(rows: dict) -> str:
+    return min((f for f in rows if f != "arima" and rows[f].get("week")), key=lambda f: statistics.fmean(rows[f]["mapes"]))
+
+
+def plot_week(rows: dict, path: Path) -> Path:
+    """The best row's day-ahead forecasts (seed 0) against the actual load over the plot week."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    family = best_neural_row(rows)
+    week = rows[family]["week"]
+    hours = pd.to_datetime(week["hours"])
+    figure, axes = plt.subplots(figsize=(11, 4), dpi=110)
+    axes.plot(hours, week["actual"], color="black", linewidth=1.4, label="actual load")
+    axes.plot(hours, week["forecast"], color="tab:orange", linewidth=1.4,
+              label=f"{NAMES[family]}: forecast made at midnight for the next 24 hours")
+    for day in hours[::HORIZON]:
+        axes.axvline(day - pd.Timedelta(hours=1), color="grey", linewidth=0.5, alpha=0.5)
+    week_mape = mape_of(week["forecast"], week["actual"])
+    last_day = hours[-1] - pd.Timedelta(hours=1)
+    axes.set_title(f"{NAMES[family]} (seed 0), {hours[0]:%a %d} - {last_day:%a %d %B %Y}: MAPE {week_mape:.2%} this week, "
+                   f"{statistics.fmean(rows[family]['mapes']):.2%} over the test period (mean of seeds)", fontsize=10)
+    axes.xaxis.set_major_formatter(matplotlib.dates.DateFormatter("%a %d %b"))
+    axes.set_ylabel("load (MW)")
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=9, frameon=False)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
 
 
 def main(argv=None) -> None:
@@ -72,42 +165,30 @@ def main(argv=None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--config", type=Path, action="append", default=[],
-                        help="a search's <family>.best.json whose best configuration replaces that family's reference")
-    parser.add_argument("--out", type=Path, default=Path("results.json"))
-    parser.add_argument("--skip-arima", action="store_true")
     parser.add_argument("--family", action="append", help="only these neural families (default: all)")
+    parser.add_argument("--skip-arima", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the rows, kept between runs")
+    parser.add_argument("--plot", type=Path, default=Path("docs/figures/best_forecast_week.png"))
     args = parser.parse_args(argv)
-    configs = dict(REFERENCE)
-    for path in args.config:
-        best = Config(**json.loads(path.read_text())["best"])
-        configs[best.family] = best
+    rows = json.loads(args.out.read_text()) if args.out.exists() else {}
     energy = load_data()
-    rows = {}
+    today = datetime.date.today().isoformat()
     if not args.skip_arima:
         started = time.monotonic()
         print("arima: walk-forward over 1,441 test hours ...", flush=True)
-        rows["arima"] = {"mapes": [arima_walk_forward(energy)], "seconds": time.monotonic() - started}
-    for family, config in configs.items():
+        rows["arima"] = {"mapes": [arima_walk_forward(energy)], "seconds": time.monotonic() - started, "measured": today}
+    for family, (config, search) in chosen_configs().items():
         if args.family and family not in args.family:
             continue
         started = time.monotonic()
         print(f"{family}: {config}", flush=True)
-        runs = neural_row(config, energy, args.seeds)
-        rows[family] = {"mapes": [r["test_mape"] for r in runs], "seconds": time.monotonic() - started,
-                        "config": config.as_dict(), "runs": runs}
+        rows[family] = {**neural_row(config, energy, args.seeds), "seconds": time.monotonic() - started,
+                        "search": search["search"] if search else None, "measured": today}
+        args.out.write_text(json.dumps(rows, indent=1) + "\n")
     args.out.write_text(json.dumps(rows, indent=1) + "\n")
-    print("\n| model | seed's MAPE % | ours: mean % | s.d. | min-max | runs | wall time |\n| --- | --- | --- | --- | --- | --- | --- |")
-    for family, seed_mape in SEED_TABLE.items():
-        if family not in rows:
-            print(f"| {family} | {seed_mape} | not run | | | | |")
-            continue
-        values = [100 * m for m in rows[family]["mapes"]]
-        spread = statistics.stdev(values) if len(values) > 1 else 0.0
-        print(f"| {family} | {seed_mape} | {statistics.fmean(values):.2f} | {spread:.2f} | {min(values):.2f}-{max(values):.2f} | "
-              f"{len(values)} | {rows[family]['seconds'] / 60:.1f} min |")
-    best = min((statistics.fmean(r["mapes"]), f) for f, r in rows.items())
-    print(f"\nOur best row: {best[1]} at {100 * best[0]:.2f} %; the seed's best row: encoder_decoder at 3.58 %.")
+    print("\n" + table(rows))
+    if any(row.get("week") for row in rows.values()):
+        print(f"\nThe best row's week: {plot_week(rows, args.plot)}")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
-"""Hyperparameter search on Dask for the multi-step model families (the tutorial tuned them for
-HORIZON=24 on a batch service that no longer exists).
+"""Hyperparameter search on Dask for the multi-step model families at HORIZON=24: Optuna's TPE
+sampler proposes configurations, its Hyperband pruner stops the unpromising ones after a few epochs
+(the budget goes to the configurations that pay), and the trials run in parallel on Dask workers.
 
-Every grid point is trained `--runs` times (seeds 0, 1, ...) on a Dask cluster: a local one by
-default, or the scheduler at `--scheduler`. Each finished trial is appended to the results file at
-once, so an interrupted search loses no finished trial and a rerun resumes where it stopped. Trials
-see only the training and validation splits; the best configuration is chosen by mean validation
-MAPE, and only then is its test MAPE measured (same seeds, retrained).
+    python -m research.search --family feed_forward --minutes 30
+    python -m research.search --family encoder_decoder --minutes 100 --scheduler tcp://10.0.0.5:8786
 
-    python -m research.search --family feed_forward --out search/feed_forward.jsonl
-    python -m research.search --family encoder_decoder --grid '{"T": [72, 168], "latent_dim": [5, 15]}' --sample 8
-    python -m research.search --family rnn_vector_output --scheduler tcp://10.0.0.5:8786
+Every trial is logged as it happens in Optuna's journal, `research/searches/<family>.journal`
+(parameters, validation MAPE after each epoch, pruned or complete, seconds); interrupting the
+search loses at most the trials in flight, and the same command resumes it until the family's
+budget of wall time (`--minutes`, counted over every run) is spent. Trials see only the training
+and validation splits. Then the best `--finalists` configurations are trained again with seeds
+0-4 (also validation only, logged in `<family>.finalists.jsonl`), and the one with the lowest mean
+validation MAPE is written to `<family>.best.json`, which `python -m research.results` reads.
 """
 
 from __future__ import annotations
@@ -17,52 +19,51 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
-import itertools
 import json
-import math
-import random
 import socket
 import statistics
+import time
+import warnings
 from pathlib import Path
 
 from .experiments import FAMILIES, Config
 
-# The seed's grid for the feed-forward network; the recurrent families use the same axes.
-SEED_GRID = {
-    "latent_dim": [5, 10, 15],
-    "hidden_layers": [1, 2, 3],
-    "batch_size": [8, 16, 32],
-    "T": [72, 168, 336],
-    "learning_rate": [0.01, 0.001, 0.0001],
-    "alpha": [0.1, 0.001, 0.0],
-}
+SEARCHES = Path(__file__).parent / "searches"
+SEEDS = 5
+# Hyperband's smallest budget: a trial is first compared with the others after this many epochs.
+MIN_EPOCHS = 3
 
 
-def grid_points(family: str, grid: dict, fixed: dict, sample: int | None, seed: int = 0) -> list:
-    """Every combination of the grid's values (or `sample` of them, drawn with `seed`) as Configs."""
-    names = sorted(grid)
-    points = [Config(family=family, **fixed, **dict(zip(names, values)))
-              for values in itertools.product(*(grid[name] for name in names))]
-    if sample is not None and sample < len(points):
-        points = random.Random(seed).sample(points, sample)
-    return points
-
-
-def trial_id(config: Config, run: int) -> str:
-    text = json.dumps(config.as_dict(), sort_keys=True) + f"/run{run}"
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
+def suggest(trial, family: str, fixed: dict) -> Config:
+    """The search space: the tutorial's axes (T, units, layers, batch size, learning rate, L2), each
+    wider than its grid, and the loss; an axis in `fixed` is not searched."""
+    recurrent = family != "feed_forward"
+    axes = {
+        "T": lambda: trial.suggest_categorical("T", [72, 168] if recurrent else [72, 168, 336]),
+        "latent_dim": lambda: trial.suggest_int("latent_dim", 8, 96 if recurrent else 256, log=True),
+        "hidden_layers": lambda: trial.suggest_int("hidden_layers", 1, 2 if recurrent else 3),
+        # Recurrent trials cost 5-10 times more per epoch: their batches start at 64.
+        "batch_size": lambda: trial.suggest_categorical("batch_size", [64, 128, 256] if recurrent else [32, 64, 128, 256]),
+        "learning_rate": lambda: trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
+        "alpha": lambda: trial.suggest_categorical("alpha", [0.0, 1e-5, 1e-4, 1e-3]),
+        "loss": lambda: trial.suggest_categorical("loss", ["mse", "mae"]),
+    }
+    if family == "teacher_forcing":  # one GRU each for encoder and decoder, as the lab and the kit's loop have it
+        del axes["hidden_layers"]
+    return Config(family=family, **{name: pick() for name, pick in axes.items() if name not in fixed}, **fixed)
 
 
 @functools.lru_cache(maxsize=4)
-def _data(T: int, horizon: int, with_test: bool):
+def _data(T: int, horizon: int):
     from rnn_course import load_data
 
     from .experiments import prepare
 
-    return prepare(load_data(), T, horizon, with_test=with_test)
+    return prepare(load_data(), T, horizon, with_test=False)
 
 
-def _one_thread_per_worker() -> None:
+def _one_thread() -> None:
+    """One TensorFlow thread per trial: the workers are the parallelism."""
     import tensorflow as tf
 
     try:
@@ -72,25 +73,208 @@ def _one_thread_per_worker() -> None:
         pass
 
 
-def run_trial(config: Config, run: int) -> dict:
-    """Train one model (seed `run`) and measure it on the validation split. Runs on a Dask worker."""
+def _pruning_callback(trial):
+    """Reports the validation MAPE after every epoch and stops the training when Hyperband says so."""
+    import keras
+
+    class ReportAndPrune(keras.callbacks.Callback):
+        pruned = False
+
+        def on_epoch_end(self, epoch, logs=None):
+            trial.report(logs["val_mape"], epoch + 1)
+            if trial.should_prune():
+                self.pruned = self.model.stop_training = True
+
+    return ReportAndPrune()
+
+
+def objective(trial, family: str, fixed: dict) -> float:
+    """Train one proposed configuration (seed 0) and return its validation MAPE. Runs on a Dask worker."""
+    import optuna
+
     from .experiments import mape, train
 
-    _one_thread_per_worker()
-    data = _data(config.T, config.horizon, False)
-    model, facts = train(config, data, seed=run)
-    return {"trial": trial_id(config, run), "config": config.as_dict(), "run": run,
+    _one_thread()
+    config = suggest(trial, family, fixed)
+    data = _data(config.T, config.horizon)
+    pruning = _pruning_callback(trial)
+    try:
+        model, facts = train(config, data, seed=0, callbacks=[pruning])
+    except Exception as error:  # the journal keeps why (Optuna logs it only to the worker's stderr)
+        trial.set_user_attr("failure", repr(error)[:500])
+        raise
+    for key, value in {**facts, "worker": socket.gethostname()}.items():
+        trial.set_user_attr(key, value)
+    if pruning.pruned:
+        raise optuna.TrialPruned()
+    return mape(config, model, data, "valid")
+
+
+def open_study(family: str, storage):
+    import optuna
+
+    return optuna.create_study(study_name=family, storage=storage, direction="minimize", load_if_exists=True)
+
+
+def _run_one_trial(storage, family: str, fixed: dict, sampler_seed: int, epochs: int) -> None:
+    """One trial of the study, on a worker: the sampler sees every trial finished so far."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    study = optuna.load_study(study_name=family, storage=storage,
+                              sampler=optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=10),
+                              pruner=optuna.pruners.HyperbandPruner(min_resource=min(MIN_EPOCHS, epochs), max_resource=epochs,
+                                                                    reduction_factor=3))
+    study.optimize(lambda trial: objective(trial, family, fixed), n_trials=1, catch=(Exception,))
+
+
+def journal(family: str, folder: Path):
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(folder / f"{family}.journal")))
+
+
+def _fail_trials_left_running(study) -> int:
+    """Trials of an interrupted run stay RUNNING in the journal; they are marked failed."""
+    from optuna.trial import TrialState
+
+    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for trial in stale:
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    return len(stale)
+
+
+def _client(scheduler: str | None, workers: int):
+    import logging
+
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler)
+    return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               silence_logs=logging.ERROR))
+
+
+def run_search(family: str, folder: Path, minutes: float, max_trials: int | None = None, workers: int = 2,
+               scheduler: str | None = None, fixed: dict | None = None, echo=print) -> dict:
+    """Run trials until the family's wall-time budget (over all runs) or `max_trials` is spent."""
+    import optuna
+    from dask.distributed import wait
+    from optuna.trial import TrialState
+    from optuna_integration import DaskStorage
+
+    fixed = {"horizon": 24, "epochs": 50, **(fixed or {})}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = open_study(family, journal(family, folder))
+    stale = _fail_trials_left_running(study)
+    spent = float(study.user_attrs.get("search_seconds", 0.0))
+    finished = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+    echo(f"{family}: {finished} trials finished already ({stale} interrupted ones marked failed), "
+         f"{spent / 60:.1f} of {minutes:g} minutes spent")
+    started, last_saved = time.monotonic(), 0.0
+    budget = minutes * 60 - spent
+
+    def save_time():
+        nonlocal last_saved
+        now = time.monotonic() - started
+        study.set_user_attr("search_seconds", spent + now)
+        last_saved = now
+
+    def may_start() -> bool:
+        if max_trials is not None and len(study.get_trials(deepcopy=False)) >= max_trials:
+            return False
+        return time.monotonic() - started < budget
+
+    with _client(scheduler, workers) as client, warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        client.run(_quiet)
+        storage = DaskStorage(storage=study._storage, client=client)
+        running, submitted = set(), 0
+        base = len(study.trials)
+        try:
+            while True:
+                while may_start() and len(running) < workers:
+                    # Each trial gets its own sampler seed, so that parallel trials do not propose the same point.
+                    running.add(client.submit(_run_one_trial, storage, family, fixed, base + submitted,
+                                              fixed["epochs"], pure=False))
+                    submitted += 1
+                if not running:
+                    break
+                done, running = wait(running, return_when="FIRST_COMPLETED")
+                running = set(running)
+                for future in done:
+                    future.result()
+                save_time()
+                _echo_last(study, echo)
+        finally:
+            save_time()
+    return summary(study)
+
+
+def _echo_last(study, echo) -> None:
+    from optuna.trial import TrialState
+
+    trial = max(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)),
+                key=lambda t: t.datetime_complete)
+    epochs = trial.user_attrs.get("epochs", "?")
+    if trial.state == TrialState.COMPLETE:
+        outcome = f"validation MAPE {trial.value:.2%} after {epochs} epochs"
+    elif trial.state == TrialState.PRUNED:
+        outcome = f"pruned after {epochs} epochs (validation MAPE {trial.value:.2%})"
+    else:
+        outcome = f"failed: {trial.user_attrs.get('failure', 'see the log')}"
+    echo(f"  trial {trial.number}: {outcome} ({_describe(trial.params)})")
+
+
+def _quiet() -> None:
+    """On each worker: DaskStorage's warning that it is experimental, once is enough."""
+    import optuna
+
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+
+
+def summary(study) -> dict:
+    from optuna.trial import TrialState
+
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    return {"trials": len(states), "complete": states.count(TrialState.COMPLETE),
+            "pruned": states.count(TrialState.PRUNED), "failed": states.count(TrialState.FAIL),
+            "epochs": sum(t.user_attrs.get("epochs", 0) for t in study.get_trials(deepcopy=False)),
+            "search_seconds": round(float(study.user_attrs.get("search_seconds", 0.0)), 1)}
+
+
+def finalists(study, family: str, count: int, fixed: dict) -> list:
+    """The `count` complete trials with the lowest validation MAPE, as Configs (distinct)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    chosen = []
+    for trial in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value):
+        config = suggest(optuna.trial.FixedTrial(trial.params), family, fixed)
+        if config not in chosen:
+            chosen.append(config)
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def trial_id(config: Config, seed: int) -> str:
+    text = json.dumps(config.as_dict(), sort_keys=True) + f"/run{seed}"
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def validate(config: Config, seed: int) -> dict:
+    """Train `config` with `seed` and measure it on the validation split. Runs on a Dask worker."""
+    from .experiments import mape, train
+
+    _one_thread()
+    data = _data(config.T, config.horizon)
+    model, facts = train(config, data, seed=seed)
+    return {"trial": trial_id(config, seed), "config": config.as_dict(), "seed": seed,
             "valid_mape": mape(config, model, data, "valid"), **facts, "worker": socket.gethostname()}
-
-
-def test_best(config: Config, run: int) -> dict:
-    """Retrain the chosen configuration (seed `run`) and measure it on the test split."""
-    from .experiments import mape, train
-
-    data = _data(config.T, config.horizon, True)
-    model, facts = train(config, data, seed=run)
-    return {"run": run, "valid_mape": mape(config, model, data, "valid"), "test_mape": mape(config, model, data, "test"),
-            **facts}
 
 
 def read_results(path: Path) -> list:
@@ -99,94 +283,82 @@ def read_results(path: Path) -> list:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def mean_and_se(values: list) -> tuple:
-    mean = statistics.fmean(values)
-    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
-    return mean, se
+def mean_and_sd(values: list) -> tuple:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else float("nan")
 
 
-def summarize(records: list) -> list:
-    """Per configuration: mean and standard error of the validation MAPE over its runs, best first."""
+def best_config(records: list) -> tuple:
+    """The configuration with the lowest mean validation MAPE over its seeds, and every
+    configuration's row, best first. Test results are never looked at."""
     groups = {}
     for record in records:
         groups.setdefault(json.dumps(record["config"], sort_keys=True), []).append(record["valid_mape"])
-    rows = [(json.loads(key), *mean_and_se(values), len(values)) for key, values in groups.items()]
-    return sorted(rows, key=lambda row: row[1])
+    rows = sorted(({"config": json.loads(key), "valid_mape_mean": mean_and_sd(values)[0],
+                    "valid_mape_sd": mean_and_sd(values)[1], "seeds": len(values)} for key, values in groups.items()),
+                  key=lambda row: row["valid_mape_mean"])
+    return Config(**rows[0]["config"]), rows
 
 
-def best_config(records: list) -> Config:
-    """The configuration with the lowest mean validation MAPE. Test results are never looked at."""
-    return Config(**summarize(records)[0][0])
-
-
-def _client(scheduler: str | None, workers: int):
-    from dask.distributed import Client, LocalCluster
-
-    if scheduler:
-        return Client(scheduler)
-    return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"))
-
-
-def search(family: str, grid: dict, out: Path, runs: int = 5, sample: int | None = None, fixed: dict | None = None,
-           scheduler: str | None = None, workers: int = 2, echo=print) -> dict:
-    """Run the missing trials of the search, then measure the best configuration on the test split."""
+def choose(family: str, folder: Path, count: int = 3, seeds: int = SEEDS, workers: int = 2,
+           scheduler: str | None = None, fixed: dict | None = None, echo=print) -> dict:
+    """Train the search's `count` best configurations with `seeds` seeds each (resumable), choose by
+    mean validation MAPE, and write `<family>.best.json`."""
     from dask.distributed import as_completed
 
-    points = grid_points(family, grid, fixed or {}, sample)
+    fixed = {"horizon": 24, "epochs": 50, **(fixed or {})}
+    study = open_study(family, journal(family, folder))
+    out = folder / f"{family}.finalists.jsonl"
+    candidates = finalists(study, family, count, fixed)
     done = {record["trial"] for record in read_results(out)}
-    todo = [(config, run) for config in points for run in range(runs) if trial_id(config, run) not in done]
-    echo(f"{len(points)} configurations x {runs} runs: {len(points) * runs - len(todo)} finished already, "
-         f"{len(todo)} to run")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with _client(scheduler, workers) as client:
-        futures = [client.submit(run_trial, config, run, pure=False) for config, run in todo]
-        for number, future in enumerate(as_completed(futures), start=1):
-            record = future.result()
-            with out.open("a") as handle:
-                handle.write(json.dumps(record) + "\n")
-            echo(f"({number}/{len(todo)}) {_describe(record['config'])} run {record['run']}: "
-                 f"validation MAPE {record['valid_mape']:.2%} ({record['epochs']} epochs, {record['train_seconds']} s)")
-        wanted = {trial_id(config, run) for config in points for run in range(runs)}
-        records = [r for r in read_results(out) if r["trial"] in wanted]
-        best = best_config(records)
-        tested = client.gather([client.submit(test_best, best, run, pure=False) for run in range(runs)])
-    test_mean, test_se = mean_and_se([t["test_mape"] for t in tested])
-    report = {"best": best.as_dict(), "test_mape_mean": test_mean, "test_mape_se": test_se, "runs": tested,
-              "table": [{"config": c, "valid_mape_mean": m, "valid_mape_se": se, "runs": n} for c, m, se, n in summarize(records)]}
-    out.with_suffix(".best.json").write_text(json.dumps(report, indent=1) + "\n")
-    echo("\n| configuration | runs | validation MAPE (mean ± s.e.) |\n| --- | --- | --- |")
-    for row in report["table"]:
-        echo(f"| {_describe(row['config'])} | {row['runs']} | {row['valid_mape_mean']:.2%} ± {row['valid_mape_se']:.2%} |")
-    echo(f"\nBest by validation MAPE: {_describe(report['best'])}; its test MAPE over {runs} runs: "
-         f"{test_mean:.2%} ± {test_se:.2%}")
+    todo = [(config, seed) for config in candidates for seed in range(seeds) if trial_id(config, seed) not in done]
+    echo(f"{family}: {len(candidates)} finalists x {seeds} seeds, {len(todo)} trainings to run")
+    started = time.monotonic()
+    if todo:
+        with _client(scheduler, workers) as client:
+            futures = [client.submit(validate, config, seed, pure=False) for config, seed in todo]
+            for future in as_completed(futures):
+                record = future.result()
+                with out.open("a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+                echo(f"  {_describe(record['config'])} seed {record['seed']}: validation MAPE {record['valid_mape']:.2%}")
+    wanted = {trial_id(config, seed) for config in candidates for seed in range(seeds)}
+    records = [r for r in read_results(out) if r["trial"] in wanted]
+    best, rows = best_config(records)
+    finalist_seconds = float(study.user_attrs.get("finalist_seconds", 0.0)) + time.monotonic() - started
+    study.set_user_attr("finalist_seconds", finalist_seconds)
+    report = {"best": best.as_dict(), "finalists": rows,
+              "search": {**summary(study), "finalist_seconds": round(finalist_seconds, 1),
+                         "sampler": "TPE (10 random start-up trials)",
+                         "pruner": f"Hyperband (epochs {MIN_EPOCHS}-{fixed['epochs']}, reduction factor 3)"}}
+    (folder / f"{family}.best.json").write_text(json.dumps(report, indent=1) + "\n")
+    echo(f"{family}: chosen on validation: {_describe(report['best'])} "
+         f"({rows[0]['valid_mape_mean']:.2%} ± {rows[0]['valid_mape_sd']:.2%} over {rows[0]['seeds']} seeds)")
     return report
 
 
 def _describe(config: dict) -> str:
-    return ", ".join(f"{key}={value}" for key, value in config.items() if key not in ("family", "epochs"))
+    return ", ".join(f"{key}={value:.2g}" if isinstance(value, float) and value else f"{key}={value}"
+                     for key, value in config.items() if key not in ("family", "epochs", "horizon"))
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--family", choices=FAMILIES, required=True)
-    parser.add_argument("--grid", default=None, help="JSON object of axis -> values to search instead of the seed's "
-                        "grid; axes left out keep their default (experiments.Config)")
-    parser.add_argument("--sample", type=int, help="run this many grid points drawn at random (seed 0) instead of all")
-    parser.add_argument("--runs", type=int, default=5, help="trainings per grid point (seeds 0, 1, ...)")
-    parser.add_argument("--horizon", type=int, default=24)
+    parser.add_argument("--minutes", type=float, default=100, help="the family's search budget of wall time, over all runs")
+    parser.add_argument("--trials", type=int, help="at most this many trials in all")
+    parser.add_argument("--finalists", type=int, default=3, help="best configurations trained again with 5 seeds")
     parser.add_argument("--epochs", type=int, default=50, help="at most, with early stopping (patience 5)")
-    parser.add_argument("--out", type=Path, help="results file (JSON lines); default search/<family>.jsonl")
+    parser.add_argument("--folder", type=Path, default=SEARCHES, help="where the journals and choices are written")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler; default: a local cluster")
-    parser.add_argument("--workers", type=int, default=2, help="workers of the local cluster")
+    parser.add_argument("--workers", type=int, default=2, help="trials run at once")
     args = parser.parse_args(argv)
-    grid = json.loads(args.grid) if args.grid else SEED_GRID
-    out = args.out or Path("search") / f"{args.family}.jsonl"
+    fixed = {"epochs": args.epochs}
     try:
-        search(args.family, grid, out, runs=args.runs, sample=args.sample,
-               fixed={"horizon": args.horizon, "epochs": args.epochs}, scheduler=args.scheduler, workers=args.workers)
+        found = run_search(args.family, args.folder, args.minutes, args.trials, args.workers, args.scheduler, fixed)
+        print(f"{args.family}: {found}")
+        choose(args.family, args.folder, args.finalists, workers=args.workers, scheduler=args.scheduler, fixed=fixed)
     except KeyboardInterrupt:
-        raise SystemExit(f"\nInterrupted. {len(read_results(out))} finished trials are in {out}; "
-                         "run the same command again to resume.") from None
+        raise SystemExit("\nInterrupted. Every finished trial is in the journal; run the same command again to resume.") from None
 
 
 if __name__ == "__main__":

@@ -3,31 +3,42 @@ that chooses the best configuration without looking at the test set."""
 
 import json
 
-from research import search
 import numpy as np
 
+from research import search
 from research.experiments import Config, build_model, forecast
 
-TINY = {"family": "feed_forward", "grid": {"latent_dim": [3, 5]}, "runs": 1, "workers": 1,
-        "fixed": {"T": 6, "horizon": 3, "epochs": 1}}
+TINY = {"family": "feed_forward", "fixed": {"T": 6, "horizon": 3, "epochs": 2, "hidden_layers": 1, "batch_size": 256}}
 
 
-def test_a_search_writes_every_trial_resumes_and_reports_the_best(tmp_path, data_dir):
-    out = tmp_path / "search.jsonl"
+def test_a_search_logs_every_trial_resumes_and_chooses_on_validation(tmp_path, data_dir):
     said = []
-    report = search.search(out=out, echo=said.append, **TINY)
-    records = search.read_results(out)
-    assert sorted(r["config"]["latent_dim"] for r in records) == [3, 5]
-    assert all(0 < r["valid_mape"] < 1 and "test_mape" not in r for r in records)
-    best = min(records, key=lambda r: r["valid_mape"])["config"]
-    assert report["best"] == best
-    assert 0 < report["test_mape_mean"] < 1
-    assert json.loads(out.with_suffix(".best.json").read_text())["best"] == best
+    found = search.run_search(folder=tmp_path, minutes=10, max_trials=3, workers=2, echo=said.append, **TINY)
+    assert found["trials"] == 3 and found["complete"] + found["pruned"] + found["failed"] == 3 and found["failed"] == 0
+    assert found["search_seconds"] > 0
+    assert said[0] == "feed_forward: 0 trials finished already (0 interrupted ones marked failed), 0.0 of 10 minutes spent"
+    study = search.open_study("feed_forward", search.journal("feed_forward", tmp_path))
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert complete and all(0 < t.value < 1 and t.intermediate_values for t in complete)
+    assert all(t.user_attrs["epochs"] >= 1 for t in complete)
 
+    # A trial left running by an interrupted search is marked failed; the search goes on to its limit.
+    study.ask()
     said.clear()
-    again = search.search(out=out, echo=said.append, **TINY)
-    assert said[0] == "2 configurations x 1 runs: 2 finished already, 0 to run"
-    assert len(search.read_results(out)) == 2 and again["best"] == best
+    again = search.run_search(folder=tmp_path, minutes=10, max_trials=5, workers=1, echo=said.append, **TINY)
+    assert said[0].startswith("feed_forward: 3 trials finished already (1 interrupted ones marked failed)")
+    assert again["trials"] == 5 and again["failed"] == 1 and again["search_seconds"] > found["search_seconds"]
+
+    # The finalists: the best complete trials (by validation MAPE), each trained again with 2 seeds.
+    finalists = min(2, len({json.dumps(t.params, sort_keys=True) for t in study.trials if t.state.name == "COMPLETE"}))
+    report = search.choose("feed_forward", tmp_path, count=2, seeds=2, workers=1, fixed=TINY["fixed"], echo=said.append)
+    records = search.read_results(tmp_path / "feed_forward.finalists.jsonl")
+    assert len(records) == 2 * finalists and all("test_mape" not in r for r in records)
+    assert report["best"] == report["finalists"][0]["config"] and report["finalists"][0]["seeds"] == 2
+    assert json.loads((tmp_path / "feed_forward.best.json").read_text())["best"] == report["best"]
+    said.clear()
+    search.choose("feed_forward", tmp_path, count=2, seeds=2, workers=1, fixed=TINY["fixed"], echo=said.append)
+    assert said[0] == f"feed_forward: {finalists} finalists x 2 seeds, 0 trainings to run"
 
 
 def test_the_best_configuration_is_chosen_by_validation_mape_alone():
@@ -35,14 +46,16 @@ def test_the_best_configuration_is_chosen_by_validation_mape_alone():
         return {"config": Config("rnn_vector_output", latent_dim=latent_dim).as_dict(), "valid_mape": valid,
                 "test_mape": test}
     records = [record(5, 0.040, 0.020), record(5, 0.042, 0.021), record(10, 0.035, 0.090), record(10, 0.037, 0.095)]
-    assert search.best_config(records).latent_dim == 10
+    best, rows = search.best_config(records)
+    assert best.latent_dim == 10 and [row["seeds"] for row in rows] == [2, 2]
 
 
-def test_grid_points_cover_the_grid_or_a_reproducible_sample():
-    points = search.grid_points("feed_forward", search.SEED_GRID, {}, None)
-    assert len(points) == 3 ** 6
-    assert search.grid_points("feed_forward", search.SEED_GRID, {}, 10) == search.grid_points(
-        "feed_forward", search.SEED_GRID, {}, 10)
+def test_the_committed_choices_are_configurations_of_their_family():
+    for path in search.SEARCHES.glob("*.best.json"):
+        chosen = json.loads(path.read_text())
+        assert Config(**chosen["best"]).family == path.name.split(".")[0]
+        assert chosen["finalists"][0]["config"] == chosen["best"] and chosen["finalists"][0]["seeds"] >= 5
+        assert (search.SEARCHES / f"{chosen['best']['family']}.journal").exists()
 
 
 def test_each_family_forecasts_horizon_hours_from_t_hours_of_load_and_temperature():
