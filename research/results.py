@@ -3,6 +3,7 @@ test MAPE on November-December 2014 beside the tutorial's, mean and spread over 
 
     python -m research.results                         # every row, 5 seeds each
     python -m research.results --family encoder_decoder --skip-arima   # one row again, the others kept
+    python -m research.results --untuned --family teacher_forcing --skip-arima --out research/untuned.json
 
 Each neural row trains the configuration its search chose (`research/searches/<family>.best.json`,
 committed, so no search is run here) or, for a family never searched, an untuned point of the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import statistics
 import time
@@ -88,23 +90,85 @@ def week_of_forecasts(config: Config, model, data: dict) -> dict:
             "actual": np.round((y[midnights] * span + low).ravel(), 1).tolist()}
 
 
-def neural_row(config: Config, energy, seeds: int) -> dict:
-    data = prepare(energy, config.T, config.horizon, with_test=True)
-    runs, week = [], None
-    for seed in range(seeds):
-        model, facts = train(config, data, seed=seed)
-        runs.append({"seed": seed, "valid_mape": mape(config, model, data, "valid"),
-                     "test_mape": mape(config, model, data, "test"), **facts})
-        if seed == 0:
-            week = week_of_forecasts(config, model, data)
-        print(f"  {config.family} seed {seed}: test MAPE {runs[-1]['test_mape']:.2%} "
-              f"({facts['epochs']} epochs, {facts['train_seconds']} s)", flush=True)
-    return {"config": config.as_dict(), "runs": runs, "mapes": [r["test_mape"] for r in runs], "week": week}
+def mape_by_step(config: Config, model, data: dict) -> list:
+    """Test MAPE (%) of the forecasts 1, 2, ... 24 hours ahead: how the error grows with the step."""
+    X, y = data["test"]
+    low, span = data["load_scale"]
+    predicted = forecast(config, model, X) * span + low
+    actual = y * span + low
+    return [round(100 * mape_of(predicted[:, step], actual[:, step]), 3) for step in range(actual.shape[1])]
+
+
+@functools.lru_cache(maxsize=2)
+def _data(T: int, horizon: int) -> dict:
+    from rnn_course import load_data
+
+    return prepare(load_data(), T, horizon, with_test=True)
+
+
+def measure(config: Config, seed: int) -> dict:
+    """Train `config` with `seed` and measure it on validation and test. Runs on a Dask worker; seed 0
+    also gives the plot's week and the error per step ahead."""
+    from .search import one_thread_per_worker
+
+    one_thread_per_worker()
+    data = _data(config.T, config.horizon)
+    model, facts = train(config, data, seed=seed)
+    run = {"family": config.family, "seed": seed, "valid_mape": mape(config, model, data, "valid"),
+           "test_mape": mape(config, model, data, "test"), **facts}
+    if seed == 0:
+        run["week"] = week_of_forecasts(config, model, data)
+        run["test_mape_by_step"] = mape_by_step(config, model, data)
+    return run
+
+
+def arima_row() -> dict:
+    """The ARIMA row (on a Dask worker)."""
+    from rnn_course import load_data
+
+    started = time.monotonic()
+    return {"mapes": [arima_walk_forward(load_data())], "seconds": time.monotonic() - started}
+
+
+def measure_rows(configs: dict, seeds: int, arima: bool = True, workers: int = 2, scheduler: str | None = None) -> dict:
+    """{family: row} for `configs` ({family: (config, search report)}) and ARIMA: the walk-forward and
+    every (family, seed) training are tasks on Dask."""
+    from dask.distributed import as_completed
+
+    from .search import dask_client
+
+    runs, rows = {family: [] for family in configs}, {}
+    with dask_client(scheduler, workers) as client:
+        futures = [client.submit(arima_row, pure=False)] if arima else []
+        if arima:
+            print("arima: walk-forward over 1,441 test hours ...", flush=True)
+        futures += [client.submit(measure, config, seed, pure=False) for config, _ in configs.values() for seed in range(seeds)]
+        for future in as_completed(futures):
+            run = future.result()
+            if "family" not in run:
+                rows["arima"] = run
+                print(f"  arima: test MAPE {run['mapes'][0]:.2%} ({run['seconds'] / 60:.1f} min)", flush=True)
+                continue
+            runs[run["family"]].append(run)
+            print(f"  {run['family']} seed {run['seed']}: test MAPE {run['test_mape']:.2%} "
+                  f"({run['epochs']} epochs, {run['train_seconds']} s)", flush=True)
+    for family, (config, search) in configs.items():
+        ordered = sorted(runs[family], key=lambda run: run["seed"])
+        first = ordered[0]
+        rows[family] = {"config": config.as_dict(), "mapes": [run["test_mape"] for run in ordered],
+                        "runs": [{k: v for k, v in run.items() if k not in ("week", "test_mape_by_step", "family")}
+                                 for run in ordered],
+                        "seconds": statistics.fmean(run["train_seconds"] for run in ordered),
+                        "week": first["week"], "test_mape_by_step": first["test_mape_by_step"],
+                        "search": search["search"] if search else None}
+    return rows
 
 
 def table(rows: dict) -> str:
-    """The Markdown table: the tutorial's MAPE beside ours, with the cost of the search and of the row."""
-    lines = ["| model | tutorial's MAPE % | ours: mean % | s.d. | range | seeds | search (wall time) | row (wall time) |",
+    """The Markdown table: the tutorial's MAPE beside ours, with the cost of the search (its trials and
+    finalists) and of one training (mean over the seeds)."""
+    lines = [("| model | tutorial's MAPE % | ours: mean % | s.d. | range | seeds | search: wall time, trials | "
+              "one training (ARIMA: the walk-forward) |"),
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for family, theirs in TUTORIAL_TABLE.items():
         row = rows.get(family)
@@ -161,30 +225,27 @@ def plot_week(rows: dict, path: Path) -> Path:
 
 
 def main(argv=None) -> None:
-    from rnn_course import load_data
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--family", action="append", help="only these neural families (default: all)")
     parser.add_argument("--skip-arima", action="store_true")
+    parser.add_argument("--workers", type=int, default=2, help="trainings at once (a local Dask cluster)")
+    parser.add_argument("--scheduler", help="address of a running Dask scheduler; default: a local cluster")
+    parser.add_argument("--untuned", action="store_true",
+                        help="the tutorial-grid reference points instead of the searched configurations (give --out too)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="the rows, kept between runs")
     parser.add_argument("--plot", type=Path, default=Path("docs/figures/best_forecast_week.png"))
     args = parser.parse_args(argv)
+    if args.untuned and args.out == RESULTS:
+        parser.error(f"--untuned rows would replace the searched ones in {RESULTS}; give another --out")
     rows = json.loads(args.out.read_text()) if args.out.exists() else {}
-    energy = load_data()
     today = datetime.date.today().isoformat()
-    if not args.skip_arima:
-        started = time.monotonic()
-        print("arima: walk-forward over 1,441 test hours ...", flush=True)
-        rows["arima"] = {"mapes": [arima_walk_forward(energy)], "seconds": time.monotonic() - started, "measured": today}
-    for family, (config, search) in chosen_configs().items():
-        if args.family and family not in args.family:
-            continue
-        started = time.monotonic()
+    chosen = {family: (config, None) for family, config in REFERENCE.items()} if args.untuned else chosen_configs()
+    wanted = {family: pair for family, pair in chosen.items() if not args.family or family in args.family}
+    for family, (config, _) in wanted.items():
         print(f"{family}: {config}", flush=True)
-        rows[family] = {**neural_row(config, energy, args.seeds), "seconds": time.monotonic() - started,
-                        "search": search["search"] if search else None, "measured": today}
-        args.out.write_text(json.dumps(rows, indent=1) + "\n")
+    for family, row in measure_rows(wanted, args.seeds, not args.skip_arima, args.workers, args.scheduler).items():
+        rows[family] = {**row, "measured": today}
     args.out.write_text(json.dumps(rows, indent=1) + "\n")
     print("\n" + table(rows))
     if any(row.get("week") for row in rows.values()):

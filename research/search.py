@@ -9,9 +9,10 @@ Every trial is logged as it happens in Optuna's journal, `research/searches/<fam
 (parameters, validation MAPE after each epoch, pruned or complete, seconds); interrupting the
 search loses at most the trials in flight, and the same command resumes it until the family's
 budget of wall time (`--minutes`, counted over every run) is spent. Trials see only the training
-and validation splits. Then the best `--finalists` configurations are trained again with seeds
-0-4 (also validation only, logged in `<family>.finalists.jsonl`), and the one with the lowest mean
-validation MAPE is written to `<family>.best.json`, which `python -m research.results` reads.
+and validation splits. Then the best `--finalists` configurations are trained again with
+`--finalist-seeds` seeds (also validation only, logged in `<family>.finalists.jsonl`), and the one
+with the lowest mean validation MAPE is written to `<family>.best.json`, which
+`python -m research.results` reads.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _data(T: int, horizon: int):
     return prepare(load_data(), T, horizon, with_test=False)
 
 
-def _one_thread() -> None:
+def one_thread_per_worker() -> None:
     """One TensorFlow thread per trial: the workers are the parallelism."""
     import tensorflow as tf
 
@@ -94,7 +95,7 @@ def objective(trial, family: str, fixed: dict) -> float:
 
     from .experiments import mape, train
 
-    _one_thread()
+    one_thread_per_worker()
     config = suggest(trial, family, fixed)
     data = _data(config.T, config.horizon)
     pruning = _pruning_callback(trial)
@@ -147,7 +148,7 @@ def _fail_trials_left_running(study) -> int:
     return len(stale)
 
 
-def _client(scheduler: str | None, workers: int):
+def dask_client(scheduler: str | None, workers: int):
     import logging
 
     from dask.distributed import Client, LocalCluster
@@ -188,7 +189,7 @@ def run_search(family: str, folder: Path, minutes: float, max_trials: int | None
             return False
         return time.monotonic() - started < budget
 
-    with _client(scheduler, workers) as client, warnings.catch_warnings():
+    with dask_client(scheduler, workers) as client, warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         client.run(_quiet)
         storage = DaskStorage(storage=study._storage, client=client)
@@ -270,7 +271,7 @@ def validate(config: Config, seed: int) -> dict:
     """Train `config` with `seed` and measure it on the validation split. Runs on a Dask worker."""
     from .experiments import mape, train
 
-    _one_thread()
+    one_thread_per_worker()
     data = _data(config.T, config.horizon)
     model, facts = train(config, data, seed=seed)
     return {"trial": trial_id(config, seed), "config": config.as_dict(), "seed": seed,
@@ -314,7 +315,7 @@ def choose(family: str, folder: Path, count: int = 3, seeds: int = SEEDS, worker
     echo(f"{family}: {len(candidates)} finalists x {seeds} seeds, {len(todo)} trainings to run")
     started = time.monotonic()
     if todo:
-        with _client(scheduler, workers) as client:
+        with dask_client(scheduler, workers) as client:
             futures = [client.submit(validate, config, seed, pure=False) for config, seed in todo]
             for future in as_completed(futures):
                 record = future.result()
@@ -346,7 +347,8 @@ def main(argv=None) -> None:
     parser.add_argument("--family", choices=FAMILIES, required=True)
     parser.add_argument("--minutes", type=float, default=100, help="the family's search budget of wall time, over all runs")
     parser.add_argument("--trials", type=int, help="at most this many trials in all")
-    parser.add_argument("--finalists", type=int, default=3, help="best configurations trained again with 5 seeds")
+    parser.add_argument("--finalists", type=int, default=2, help="best configurations trained again with more seeds")
+    parser.add_argument("--finalist-seeds", type=int, default=SEEDS, help="seeds per finalist (0, 1, ...)")
     parser.add_argument("--epochs", type=int, default=50, help="at most, with early stopping (patience 5)")
     parser.add_argument("--folder", type=Path, default=SEARCHES, help="where the journals and choices are written")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler; default: a local cluster")
@@ -356,7 +358,8 @@ def main(argv=None) -> None:
     try:
         found = run_search(args.family, args.folder, args.minutes, args.trials, args.workers, args.scheduler, fixed)
         print(f"{args.family}: {found}")
-        choose(args.family, args.folder, args.finalists, workers=args.workers, scheduler=args.scheduler, fixed=fixed)
+        choose(args.family, args.folder, args.finalists, args.finalist_seeds, workers=args.workers, scheduler=args.scheduler,
+               fixed=fixed)
     except KeyboardInterrupt:
         raise SystemExit("\nInterrupted. Every finished trial is in the journal; run the same command again to resume.") from None
 
