@@ -21,6 +21,7 @@ import argparse
 import functools
 import hashlib
 import json
+import math
 import socket
 import statistics
 import time
@@ -74,8 +75,9 @@ def one_thread_per_worker() -> None:
         pass
 
 
-def _pruning_callback(trial):
-    """Reports the validation MAPE after every epoch and stops the training when Hyperband says so."""
+def _pruning_callback(trial, deadline: float):
+    """Reports the validation MAPE after every epoch and stops the training when Hyperband says so,
+    or when the search's budget of wall time (`deadline`, a time.time()) is spent."""
     import keras
 
     class ReportAndPrune(keras.callbacks.Callback):
@@ -83,13 +85,16 @@ def _pruning_callback(trial):
 
         def on_epoch_end(self, epoch, logs=None):
             trial.report(logs["val_mape"], epoch + 1)
-            if trial.should_prune():
-                self.pruned = self.model.stop_training = True
+            if time.time() > deadline:
+                trial.set_user_attr("stopped_by_budget", True)
+            elif not trial.should_prune():
+                return
+            self.pruned = self.model.stop_training = True
 
     return ReportAndPrune()
 
 
-def objective(trial, family: str, fixed: dict) -> float:
+def objective(trial, family: str, fixed: dict, deadline: float = math.inf) -> float:
     """Train one proposed configuration (seed 0) and return its validation MAPE. Runs on a Dask worker."""
     import optuna
 
@@ -98,7 +103,7 @@ def objective(trial, family: str, fixed: dict) -> float:
     one_thread_per_worker()
     config = suggest(trial, family, fixed)
     data = _data(config.T, config.horizon)
-    pruning = _pruning_callback(trial)
+    pruning = _pruning_callback(trial, deadline)
     try:
         model, facts = train(config, data, seed=0, callbacks=[pruning])
     except Exception as error:  # the journal keeps why (Optuna logs it only to the worker's stderr)
@@ -117,7 +122,7 @@ def open_study(family: str, storage):
     return optuna.create_study(study_name=family, storage=storage, direction="minimize", load_if_exists=True)
 
 
-def _run_one_trial(storage, family: str, fixed: dict, sampler_seed: int, epochs: int) -> None:
+def _run_one_trial(storage, family: str, fixed: dict, sampler_seed: int, epochs: int, deadline: float) -> None:
     """One trial of the study, on a worker: the sampler sees every trial finished so far."""
     import optuna
 
@@ -127,7 +132,7 @@ def _run_one_trial(storage, family: str, fixed: dict, sampler_seed: int, epochs:
                               sampler=optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=10),
                               pruner=optuna.pruners.HyperbandPruner(min_resource=min(MIN_EPOCHS, epochs), max_resource=epochs,
                                                                     reduction_factor=3))
-    study.optimize(lambda trial: objective(trial, family, fixed), n_trials=1, catch=(Exception,))
+    study.optimize(lambda trial: objective(trial, family, fixed, deadline), n_trials=1, catch=(Exception,))
 
 
 def journal(family: str, folder: Path):
@@ -175,14 +180,10 @@ def run_search(family: str, folder: Path, minutes: float, max_trials: int | None
     finished = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
     echo(f"{family}: {finished} trials finished already ({stale} interrupted ones marked failed), "
          f"{spent / 60:.1f} of {minutes:g} minutes spent")
-    started, last_saved = time.monotonic(), 0.0
     budget = minutes * 60 - spent
 
     def save_time():
-        nonlocal last_saved
-        now = time.monotonic() - started
-        study.set_user_attr("search_seconds", spent + now)
-        last_saved = now
+        study.set_user_attr("search_seconds", spent + time.monotonic() - started)
 
     def may_start() -> bool:
         if max_trials is not None and len(study.get_trials(deepcopy=False)) >= max_trials:
@@ -193,6 +194,8 @@ def run_search(family: str, folder: Path, minutes: float, max_trials: int | None
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         client.run(_quiet)
         storage = DaskStorage(storage=study._storage, client=client)
+        started = time.monotonic()
+        deadline = time.time() + budget  # trials still training then are stopped (and count as pruned)
         running, submitted = set(), 0
         base = len(study.trials)
         try:
@@ -200,7 +203,7 @@ def run_search(family: str, folder: Path, minutes: float, max_trials: int | None
                 while may_start() and len(running) < workers:
                     # Each trial gets its own sampler seed, so that parallel trials do not propose the same point.
                     running.add(client.submit(_run_one_trial, storage, family, fixed, base + submitted,
-                                              fixed["epochs"], pure=False))
+                                              fixed["epochs"], deadline, pure=False))
                     submitted += 1
                 if not running:
                     break
@@ -224,7 +227,8 @@ def _echo_last(study, echo) -> None:
     if trial.state == TrialState.COMPLETE:
         outcome = f"validation MAPE {trial.value:.2%} after {epochs} epochs"
     elif trial.state == TrialState.PRUNED:
-        outcome = f"pruned after {epochs} epochs (validation MAPE {trial.value:.2%})"
+        by = "the budget" if trial.user_attrs.get("stopped_by_budget") else "Hyperband"
+        outcome = f"stopped by {by} after {epochs} epochs (validation MAPE {trial.value:.2%})"
     else:
         outcome = f"failed: {trial.user_attrs.get('failure', 'see the log')}"
     echo(f"  trial {trial.number}: {outcome} ({_describe(trial.params)})")
@@ -248,15 +252,16 @@ def summary(study) -> dict:
 
 
 def finalists(study, family: str, count: int, fixed: dict) -> list:
-    """The `count` complete trials with the lowest validation MAPE, as Configs (distinct)."""
+    """The `count` complete trials with the lowest validation MAPE (distinct configurations), as
+    (Config, trial) pairs."""
     import optuna
     from optuna.trial import TrialState
 
     chosen = []
     for trial in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value):
         config = suggest(optuna.trial.FixedTrial(trial.params), family, fixed)
-        if config not in chosen:
-            chosen.append(config)
+        if config not in [known for known, _ in chosen]:
+            chosen.append((config, trial))
         if len(chosen) == count:
             break
     return chosen
@@ -309,8 +314,18 @@ def choose(family: str, folder: Path, count: int = 3, seeds: int = SEEDS, worker
     fixed = {"horizon": 24, "epochs": 50, **(fixed or {})}
     study = open_study(family, journal(family, folder))
     out = folder / f"{family}.finalists.jsonl"
-    candidates = finalists(study, family, count, fixed)
+    pairs = finalists(study, family, count, fixed)
+    candidates = [config for config, _ in pairs]
     done = {record["trial"] for record in read_results(out)}
+    for config, trial in pairs:
+        # Seed 0 is the search's own trial: the same training, to the last bit, so it is not repeated.
+        if trial_id(config, 0) not in done and seeds:
+            record = {"trial": trial_id(config, 0), "config": config.as_dict(), "seed": 0, "valid_mape": trial.value,
+                      **{key: trial.user_attrs[key] for key in ("epochs", "train_seconds", "worker")},
+                      "search_trial": trial.number}
+            with out.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            done.add(record["trial"])
     todo = [(config, seed) for config in candidates for seed in range(seeds) if trial_id(config, seed) not in done]
     echo(f"{family}: {len(candidates)} finalists x {seeds} seeds, {len(todo)} trainings to run")
     started = time.monotonic()

@@ -34,11 +34,23 @@ def test_a_search_logs_every_trial_resumes_and_chooses_on_validation(tmp_path, d
     report = search.choose("feed_forward", tmp_path, count=2, seeds=2, workers=1, fixed=TINY["fixed"], echo=said.append)
     records = search.read_results(tmp_path / "feed_forward.finalists.jsonl")
     assert len(records) == 2 * finalists and all("test_mape" not in r for r in records)
+    # Seed 0 of a finalist is its search trial (the same training), not trained again.
+    values = {t.number: t.value for t in study.trials}
+    assert all(values[r["search_trial"]] == r["valid_mape"] for r in records if r["seed"] == 0)
+    assert all("search_trial" not in r for r in records if r["seed"] == 1)
     assert report["best"] == report["finalists"][0]["config"] and report["finalists"][0]["seeds"] == 2
     assert json.loads((tmp_path / "feed_forward.best.json").read_text())["best"] == report["best"]
     said.clear()
     search.choose("feed_forward", tmp_path, count=2, seeds=2, workers=1, fixed=TINY["fixed"], echo=said.append)
     assert said[0] == f"feed_forward: {finalists} finalists x 2 seeds, 0 trainings to run"
+
+
+def test_a_trial_still_training_when_the_budget_is_spent_is_stopped(tmp_path, data_dir):
+    fixed = {**TINY["fixed"], "epochs": 500}
+    found = search.run_search("feed_forward", tmp_path, minutes=0.05, workers=1, fixed=fixed, echo=print)
+    [trial] = search.open_study("feed_forward", search.journal("feed_forward", tmp_path)).trials
+    assert trial.state.name == "PRUNED" and trial.user_attrs["stopped_by_budget"]
+    assert 1 <= trial.user_attrs["epochs"] < 500 and found["search_seconds"] < 60
 
 
 def test_the_best_configuration_is_chosen_by_validation_mape_alone():
