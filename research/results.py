@@ -3,7 +3,7 @@ test MAPE on November-December 2014 beside the tutorial's, mean and spread over 
 
     python -m research.results                         # every row, 5 seeds each
     python -m research.results --family encoder_decoder --skip-arima   # one row again, the others kept
-    python -m research.results --untuned --family teacher_forcing --skip-arima --out research/untuned.json
+    python -m research.results --untuned --family teacher_forcing --set free_running=true --skip-arima --out research/untuned.json
 
 Each neural row trains the configuration its search chose (`research/searches/<family>.best.json`,
 committed, so no search is run here) or, for a family never searched, an untuned point of the
@@ -18,6 +18,7 @@ hours, extended with the hours observed since, keeping that day's parameters.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import functools
 import json
@@ -233,15 +234,19 @@ def main(argv=None) -> None:
     parser.add_argument("--scheduler", help="address of a running Dask scheduler; default: a local cluster")
     parser.add_argument("--untuned", action="store_true",
                         help="the tutorial-grid reference points instead of the searched configurations (give --out too)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="change a field of the configurations measured (JSON value), e.g. free_running=true")
     parser.add_argument("--out", type=Path, default=RESULTS, help="the rows, kept between runs")
     parser.add_argument("--plot", type=Path, default=Path("docs/figures/best_forecast_week.png"))
     args = parser.parse_args(argv)
-    if args.untuned and args.out == RESULTS:
-        parser.error(f"--untuned rows would replace the searched ones in {RESULTS}; give another --out")
+    if (args.untuned or args.set) and args.out == RESULTS:
+        parser.error(f"these rows would replace the searched ones in {RESULTS}; give another --out")
+    changes = {field: json.loads(value) for field, value in (item.split("=", 1) for item in args.set)}
     rows = json.loads(args.out.read_text()) if args.out.exists() else {}
     today = datetime.date.today().isoformat()
     chosen = {family: (config, None) for family, config in REFERENCE.items()} if args.untuned else chosen_configs()
-    wanted = {family: pair for family, pair in chosen.items() if not args.family or family in args.family}
+    wanted = {family: (dataclasses.replace(config, **changes), search) for family, (config, search) in chosen.items()
+              if not args.family or family in args.family}
     for family, (config, _) in wanted.items():
         print(f"{family}: {config}", flush=True)
     for family, row in measure_rows(wanted, args.seeds, not args.skip_arima, args.workers, args.scheduler).items():

@@ -81,10 +81,11 @@ def _pruning_callback(trial, deadline: float):
     import keras
 
     class ReportAndPrune(keras.callbacks.Callback):
-        pruned = False
+        pruned, epochs = False, 0  # epochs counted over both of teacher forcing's trainings
 
         def on_epoch_end(self, epoch, logs=None):
-            trial.report(logs["val_mape"], epoch + 1)
+            self.epochs += 1
+            trial.report(logs["val_mape"], self.epochs)
             if time.time() > deadline:
                 trial.set_user_attr("stopped_by_budget", True)
             elif not trial.should_prune():
