@@ -101,7 +101,7 @@ def _teacher_forcing_model(config: Config, regularizer):
     return keras.Model([encoder_input, decoder_input], layers.TimeDistributed(layers.Dense(1))(sequence))
 
 
-def _free_running_model(config: Config, model):
+def free_running_model(config: Config, model):
     """The teacher-forcing model's own layers, unrolled as they are used: the decoder starts from the
     last observed load and reads back each of its forecasts, so training sees its own errors."""
     import keras
@@ -170,7 +170,7 @@ def train(config: Config, data: dict, seed: int, callbacks=()):
     epochs = len(history.history["loss"])
     if config.family == "teacher_forcing" and config.free_running:
         # The same weights, trained further as they are used (the cure for teacher forcing's drift).
-        history = fit(_free_running_model(config, model), X_train, y_train[..., None], X_valid, y_valid[..., None])
+        history = fit(free_running_model(config, model), X_train, y_train[..., None], X_valid, y_valid[..., None])
         epochs += len(history.history["loss"])
     return model, {"epochs": epochs, "train_seconds": round(time.monotonic() - started, 1)}
 

