@@ -225,8 +225,10 @@ def test_jupyterlab_opens_the_released_notebook_unmodified_and_colours_verdicts(
     assert not dirty, "opening the released notebook marked it modified"
 
     browser.get(f"{base}/lab/tree/autograded/daily_sum/{ASSIGNMENT}/{NOTEBOOK}?token={token}&reset")
+    # Outputs render one cell at a time: wait for a failed verdict (red) and a passed one (green).
     WebDriverWait(browser, 90).until(lambda d: d.execute_script(
-        "return document.querySelectorAll('.jp-OutputArea-output [class*=\"ansi-red\"]').length > 0"))
+        "return document.querySelectorAll('.jp-OutputArea-output [class*=\"ansi-red\"]').length > 0"
+        " && document.querySelectorAll('.jp-OutputArea-output [class*=\"ansi-green\"]').length > 0"))
     colours = browser.execute_script("""
         return [...document.querySelectorAll('.jp-OutputArea-output [class*="ansi-red"], .jp-OutputArea-output [class*="ansi-green"]')]
             .map(span => [span.textContent, getComputedStyle(span).color]);""")
