@@ -7,6 +7,7 @@ cannot read it.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import asdict, dataclass
 
@@ -57,6 +58,14 @@ def prepare(energy: pd.DataFrame, T: int, horizon: int, with_test: bool = False)
         data["origins"][name] = tensors.dataframe.index
     data["load_scale"] = splits["load_scale"]
     return data
+
+
+@functools.lru_cache(maxsize=4)
+def prepared(T: int, horizon: int, with_test: bool = False) -> dict:
+    """`prepare` on the course's data, kept per worker process: trials and seeds of one window share it."""
+    from rnn_course import load_data
+
+    return prepare(load_data(), T, horizon, with_test=with_test)
 
 
 def build_model(config: Config):

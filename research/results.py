@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import functools
 import json
 import statistics
 import time
@@ -33,7 +32,7 @@ from rnn_course import mape as mape_of
 from rnn_course import sarima
 from rnn_course.splits import TEST_START
 
-from .experiments import Config, forecast, mape, prepare, train
+from .experiments import Config, forecast, mape, prepared, train
 from .search import SEARCHES
 
 HORIZON = 24
@@ -100,20 +99,13 @@ def mape_by_step(config: Config, model, data: dict) -> list:
     return [round(100 * mape_of(predicted[:, step], actual[:, step]), 3) for step in range(actual.shape[1])]
 
 
-@functools.lru_cache(maxsize=2)
-def _data(T: int, horizon: int) -> dict:
-    from rnn_course import load_data
-
-    return prepare(load_data(), T, horizon, with_test=True)
-
-
 def measure(config: Config, seed: int) -> dict:
     """Train `config` with `seed` and measure it on validation and test. Runs on a Dask worker; seed 0
     also gives the plot's week and the error per step ahead."""
     from .search import one_thread_per_worker
 
     one_thread_per_worker()
-    data = _data(config.T, config.horizon)
+    data = prepared(config.T, config.horizon, with_test=True)
     model, facts = train(config, data, seed=seed)
     run = {"family": config.family, "seed": seed, "valid_mape": mape(config, model, data, "valid"),
            "test_mape": mape(config, model, data, "test"), **facts}

@@ -18,7 +18,6 @@ with the lowest mean validation MAPE is written to `<family>.best.json`, which
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import json
 import math
@@ -53,15 +52,6 @@ def suggest(trial, family: str, fixed: dict) -> Config:
     if family == "teacher_forcing":  # one GRU each for encoder and decoder, as the lab and the kit's loop have it
         del axes["hidden_layers"]
     return Config(family=family, **{name: pick() for name, pick in axes.items() if name not in fixed}, **fixed)
-
-
-@functools.lru_cache(maxsize=4)
-def _data(T: int, horizon: int):
-    from rnn_course import load_data
-
-    from .experiments import prepare
-
-    return prepare(load_data(), T, horizon, with_test=False)
 
 
 def one_thread_per_worker() -> None:
@@ -99,11 +89,11 @@ def objective(trial, family: str, fixed: dict, deadline: float = math.inf) -> fl
     """Train one proposed configuration (seed 0) and return its validation MAPE. Runs on a Dask worker."""
     import optuna
 
-    from .experiments import mape, train
+    from .experiments import mape, prepared, train
 
     one_thread_per_worker()
     config = suggest(trial, family, fixed)
-    data = _data(config.T, config.horizon)
+    data = prepared(config.T, config.horizon)
     pruning = _pruning_callback(trial, deadline)
     try:
         model, facts = train(config, data, seed=0, callbacks=[pruning])
@@ -275,10 +265,10 @@ def trial_id(config: Config, seed: int) -> str:
 
 def validate(config: Config, seed: int) -> dict:
     """Train `config` with `seed` and measure it on the validation split. Runs on a Dask worker."""
-    from .experiments import mape, train
+    from .experiments import mape, prepared, train
 
     one_thread_per_worker()
-    data = _data(config.T, config.horizon)
+    data = prepared(config.T, config.horizon)
     model, facts = train(config, data, seed=seed)
     return {"trial": trial_id(config, seed), "config": config.as_dict(), "seed": seed,
             "valid_mape": mape(config, model, data, "valid"), **facts, "worker": socket.gethostname()}
@@ -300,9 +290,8 @@ def best_config(records: list) -> tuple:
     groups = {}
     for record in records:
         groups.setdefault(json.dumps(record["config"], sort_keys=True), []).append(record["valid_mape"])
-    rows = sorted(({"config": json.loads(key), "valid_mape_mean": mean_and_sd(values)[0],
-                    "valid_mape_sd": mean_and_sd(values)[1], "seeds": len(values)} for key, values in groups.items()),
-                  key=lambda row: row["valid_mape_mean"])
+    rows = sorted(({"config": json.loads(key), **dict(zip(("valid_mape_mean", "valid_mape_sd"), mean_and_sd(values))),
+                    "seeds": len(values)} for key, values in groups.items()), key=lambda row: row["valid_mape_mean"])
     return Config(**rows[0]["config"]), rows
 
 
