@@ -19,6 +19,10 @@ from rnn_course import mape as mape_of
 from rnn_course.splits import scaled_splits
 
 FEATURES = ["load", "temp"]
+# Known in advance, so a forecast may use them: for each hour of the window, the calendar of the hour
+# `horizon` hours later. With horizon 24 the window's last 24 hours then carry the calendar of the 24
+# hours forecast (is tomorrow a Sunday, a holiday?) without changing any family's architecture.
+CALENDAR = ["holiday", "weekend", "hour_sin", "hour_cos", "weekday_sin", "weekday_cos"]
 FAMILIES = ("feed_forward", "rnn_vector_output", "encoder_decoder", "teacher_forcing")
 
 
@@ -35,6 +39,7 @@ class Config:
     alpha: float = 0.0            # L2 penalty on the hidden layers' weights
     loss: str = "mse"             # or "mae", closer to the MAPE the table measures
     free_running: bool = False    # teacher forcing: then trained on its own fed-back forecasts, as it is used
+    calendar: bool = False        # add the CALENDAR inputs (the tutorial's models read load and temperature only)
     horizon: int = 24
     epochs: int = 50              # at most; early stopping on validation MAPE, patience 5, best weights kept
 
@@ -45,12 +50,36 @@ class Config:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def features(self) -> list:
+        """The input features of each hour of the window, load first."""
+        return FEATURES + CALENDAR if self.calendar else FEATURES
 
-def prepare(energy: pd.DataFrame, T: int, horizon: int, with_test: bool = False) -> dict:
+
+def calendar(hours: pd.DatetimeIndex) -> pd.DataFrame:
+    """The CALENDAR features of `hours`: US federal holidays (as observed), Saturday or Sunday, and
+    the hour of the day and the day of the week as points on a circle."""
+    from pandas.tseries.holiday import USFederalHolidayCalendar
+
+    days = hours.normalize()
+    holidays = USFederalHolidayCalendar().holidays(days.min(), days.max())
+    hour, weekday = hours.hour.to_numpy(), hours.dayofweek.to_numpy()
+    return pd.DataFrame({"holiday": days.isin(holidays).astype(float), "weekend": (weekday >= 5).astype(float),
+                         "hour_sin": np.sin(2 * np.pi * hour / 24), "hour_cos": np.cos(2 * np.pi * hour / 24),
+                         "weekday_sin": np.sin(2 * np.pi * weekday / 7), "weekday_cos": np.cos(2 * np.pi * weekday / 7)},
+                        index=hours)
+
+
+def prepare(energy: pd.DataFrame, T: int, horizon: int, with_test: bool = False, with_calendar: bool = False) -> dict:
     """Scaled input windows and targets per split: {'train': (X, y), 'valid': (X, y)[, 'test': (X, y)],
-    'load_scale': (low, span), 'origins': {split: forecast times}} with X shaped (samples, T, 2)."""
-    splits = scaled_splits(energy, FEATURES, T, with_test=with_test)
-    structure = {"X": (range(-T + 1, 1), FEATURES)}
+    'load_scale': (low, span), 'origins': {split: forecast times}} with X shaped (samples, T, features):
+    load and temperature, then with_calendar the CALENDAR of the hour `horizon` hours later."""
+    features = FEATURES + CALENDAR if with_calendar else FEATURES
+    if with_calendar:
+        ahead = calendar(energy.index + pd.Timedelta(hours=horizon))
+        energy = energy.join(ahead.set_axis(energy.index))
+    splits = scaled_splits(energy, features, T, with_test=with_test)
+    structure = {"X": (range(-T + 1, 1), features)}
     data = {"origins": {}}
     for name in ("train", "valid", "test") if with_test else ("train", "valid"):
         tensors = TimeSeriesTensor(splits[name], "load", horizon, structure)
@@ -61,29 +90,34 @@ def prepare(energy: pd.DataFrame, T: int, horizon: int, with_test: bool = False)
 
 
 @functools.lru_cache(maxsize=4)
-def prepared(T: int, horizon: int, with_test: bool = False) -> dict:
+def prepared(T: int, horizon: int, with_test: bool = False, with_calendar: bool = False) -> dict:
     """`prepare` on the course's data, kept per worker process: trials and seeds of one window share it."""
     from rnn_course import load_data
 
-    return prepare(load_data(), T, horizon, with_test=with_test)
+    return prepare(load_data(), T, horizon, with_test=with_test, with_calendar=with_calendar)
+
+
+def data_for(config: Config, with_test: bool = False) -> dict:
+    """The prepared splits that `config` reads."""
+    return prepared(config.T, config.horizon, with_test=with_test, with_calendar=config.calendar)
 
 
 def build_model(config: Config):
-    """The family's Keras model for `config` (inputs: windows of T hours of load and temperature)."""
+    """The family's Keras model for `config` (inputs: windows of T hours of `config.features`)."""
     import keras
     from keras import layers
 
     regularizer = keras.regularizers.L2(config.alpha) if config.alpha else None
     model = keras.Sequential()
     if config.family == "feed_forward":
-        model.add(keras.Input(shape=(config.T * len(FEATURES),)))
+        model.add(keras.Input(shape=(config.T * len(config.features),)))
         for _ in range(config.hidden_layers):
             model.add(layers.Dense(config.latent_dim, activation="relu", kernel_regularizer=regularizer))
         model.add(layers.Dense(config.horizon))
         return model
     if config.family == "teacher_forcing":
         return _teacher_forcing_model(config, regularizer)
-    model.add(keras.Input(shape=(config.T, len(FEATURES))))
+    model.add(keras.Input(shape=(config.T, len(config.features))))
     for layer in range(config.hidden_layers):
         last = layer == config.hidden_layers - 1
         model.add(layers.GRU(config.latent_dim, return_sequences=not last, kernel_regularizer=regularizer))
@@ -102,7 +136,7 @@ def _teacher_forcing_model(config: Config, regularizer):
     import keras
     from keras import layers
 
-    encoder_input = keras.Input(shape=(None, len(FEATURES)))
+    encoder_input = keras.Input(shape=(None, len(config.features)))
     _, state = layers.GRU(config.latent_dim, return_state=True, kernel_regularizer=regularizer)(encoder_input)
     decoder_input = keras.Input(shape=(None, 1))
     sequence, _ = layers.GRU(config.latent_dim, return_sequences=True, return_state=True,
@@ -117,8 +151,8 @@ def free_running_model(config: Config, model):
 
     from grader_tests import teacher_forcing
 
-    encoder, decoder, output = teacher_forcing.parts(model, len(FEATURES))
-    encoder_input = keras.Input(shape=(config.T, len(FEATURES)))
+    encoder, decoder, output = teacher_forcing.parts(model, len(config.features))
+    encoder_input = keras.Input(shape=(config.T, len(config.features)))
     _, state = encoder(encoder_input)
     step = encoder_input[:, -1:, :1]
     forecasts = []

@@ -32,7 +32,7 @@ from rnn_course import mape as mape_of
 from rnn_course import sarima
 from rnn_course.splits import TEST_START
 
-from .experiments import Config, forecast, mape, prepared, train
+from .experiments import Config, data_for, forecast, mape, train
 from .search import SEARCHES
 
 HORIZON = 24
@@ -105,7 +105,7 @@ def measure(config: Config, seed: int) -> dict:
     from .search import one_thread_per_worker
 
     one_thread_per_worker()
-    data = prepared(config.T, config.horizon, with_test=True)
+    data = data_for(config, with_test=True)
     model, facts = train(config, data, seed=seed)
     run = {"family": config.family, "seed": seed, "valid_mape": mape(config, model, data, "valid"),
            "test_mape": mape(config, model, data, "test"), **facts}

@@ -33,6 +33,8 @@ SEARCHES = Path(__file__).parent / "searches"
 SEEDS = 5
 # Hyperband's smallest budget: a trial is first compared with the others after this many epochs.
 MIN_EPOCHS = 3
+# Axes added to the space after the first trials, with the value those trials ran with.
+LATER_AXES = {"calendar": False, "free_running": False}
 
 
 def suggest(trial, family: str, fixed: dict) -> Config:
@@ -48,9 +50,11 @@ def suggest(trial, family: str, fixed: dict) -> Config:
         "learning_rate": lambda: trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
         "alpha": lambda: trial.suggest_categorical("alpha", [0.0, 1e-5, 1e-4, 1e-3]),
         "loss": lambda: trial.suggest_categorical("loss", ["mse", "mae"]),
+        "calendar": lambda: trial.suggest_categorical("calendar", [False, True]),
     }
     if family == "teacher_forcing":  # one GRU each for encoder and decoder, as the lab and the kit's loop have it
         del axes["hidden_layers"]
+        axes["free_running"] = lambda: trial.suggest_categorical("free_running", [False, True])
     return Config(family=family, **{name: pick() for name, pick in axes.items() if name not in fixed}, **fixed)
 
 
@@ -89,11 +93,11 @@ def objective(trial, family: str, fixed: dict, deadline: float = math.inf) -> fl
     """Train one proposed configuration (seed 0) and return its validation MAPE. Runs on a Dask worker."""
     import optuna
 
-    from .experiments import mape, prepared, train
+    from .experiments import data_for, mape, train
 
     one_thread_per_worker()
     config = suggest(trial, family, fixed)
-    data = prepared(config.T, config.horizon)
+    data = data_for(config)
     pruning = _pruning_callback(trial, deadline)
     try:
         model, facts = train(config, data, seed=0, callbacks=[pruning])
@@ -250,7 +254,7 @@ def finalists(study, family: str, count: int, fixed: dict) -> list:
 
     chosen = []
     for trial in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value):
-        config = suggest(optuna.trial.FixedTrial(trial.params), family, fixed)
+        config = suggest(optuna.trial.FixedTrial({**LATER_AXES, **trial.params}), family, fixed)
         if config not in [known for known, _ in chosen]:
             chosen.append((config, trial))
         if len(chosen) == count:
@@ -259,16 +263,18 @@ def finalists(study, family: str, count: int, fixed: dict) -> list:
 
 
 def trial_id(config: Config, seed: int) -> str:
-    text = json.dumps(config.as_dict(), sort_keys=True) + f"/run{seed}"
+    # An axis added later is left out while it is off, so that older trials keep their ids.
+    settings = {key: value for key, value in config.as_dict().items() if key not in LATER_AXES or value != LATER_AXES[key]}
+    text = json.dumps(settings, sort_keys=True) + f"/run{seed}"
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def validate(config: Config, seed: int) -> dict:
     """Train `config` with `seed` and measure it on the validation split. Runs on a Dask worker."""
-    from .experiments import mape, prepared, train
+    from .experiments import data_for, mape, train
 
     one_thread_per_worker()
-    data = prepared(config.T, config.horizon)
+    data = data_for(config)
     model, facts = train(config, data, seed=seed)
     return {"trial": trial_id(config, seed), "config": config.as_dict(), "seed": seed,
             "valid_mape": mape(config, model, data, "valid"), **facts, "worker": socket.gethostname()}
@@ -289,7 +295,8 @@ def best_config(records: list) -> tuple:
     configuration's row, best first. Test results are never looked at."""
     groups = {}
     for record in records:
-        groups.setdefault(json.dumps(record["config"], sort_keys=True), []).append(record["valid_mape"])
+        settings = Config(**record["config"]).as_dict()  # with the axes added since, at their values then
+        groups.setdefault(json.dumps(settings, sort_keys=True), []).append(record["valid_mape"])
     rows = sorted(({"config": json.loads(key), **dict(zip(("valid_mape_mean", "valid_mape_sd"), mean_and_sd(values))),
                     "seeds": len(values)} for key, values in groups.items()), key=lambda row: row["valid_mape_mean"])
     return Config(**rows[0]["config"]), rows

@@ -42,7 +42,7 @@ def test_the_committed_rows_are_the_committed_choices():
     for family, (config, search) in results.chosen_configs().items():
         if search is None or family not in rows:
             continue
-        assert rows[family]["config"] == config.as_dict()
+        assert Config(**rows[family]["config"]) == config
         assert rows[family]["search"] == search["search"]
         assert len(rows[family]["mapes"]) >= 5 and statistics.fmean(rows[family]["mapes"]) < 0.2
 

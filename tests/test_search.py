@@ -70,11 +70,28 @@ def test_the_committed_choices_are_configurations_of_their_family():
         assert (search.SEARCHES / f"{chosen['best']['family']}.journal").exists()
 
 
-def test_each_family_forecasts_horizon_hours_from_t_hours_of_load_and_temperature():
-    X = np.zeros((3, 12, 2), "float32")
+def test_each_family_forecasts_horizon_hours_from_t_hours_of_load_and_temperature_and_maybe_the_calendar():
     for family in ("feed_forward", "rnn_vector_output", "encoder_decoder", "teacher_forcing"):
-        config = Config(family, T=12, hidden_layers=2, horizon=24, alpha=0.001)
-        assert forecast(config, build_model(config), X).shape == (3, 24)
+        for calendar in (False, True):
+            config = Config(family, T=12, hidden_layers=2, horizon=24, alpha=0.001, calendar=calendar)
+            X = np.zeros((3, 12, 2 + 6 * calendar), "float32")
+            assert forecast(config, build_model(config), X).shape == (3, 24)
+
+
+def test_the_calendar_inputs_of_a_window_are_those_of_the_hours_it_forecasts(energy):
+    """The window ending at 23:00 on Wednesday 26 November 2014 forecasts Thanksgiving: its last 24
+    hours carry Thanksgiving's calendar (a holiday, not a weekend), its first hours Monday's."""
+    from research.experiments import CALENDAR, FEATURES, prepare
+
+    data = prepare(energy, 48, 24, with_test=True, with_calendar=True)
+    X, _ = data["test"]
+    window = X[data["origins"]["test"].get_loc(np.datetime64("2014-11-26T23:00"))]
+    columns = {name: window[:, i] for i, name in enumerate(FEATURES + CALENDAR)}
+    assert window.shape == (48, 8)
+    assert list(columns["holiday"]) == [0] * 24 + [1] * 24 and not columns["weekend"].any()
+    assert np.allclose(columns["hour_sin"], np.tile((np.sin(2 * np.pi * np.arange(24) / 24) + 1) / 2, 2), atol=1e-6)
+    assert np.allclose(columns["weekday_cos"][-24:], columns["weekday_cos"][-24])  # Thursday all day
+    assert not np.allclose(columns["weekday_cos"][0], columns["weekday_cos"][-1])
 
 
 def test_free_running_training_unrolls_the_kits_own_forecast_loop():
