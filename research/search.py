@@ -159,9 +159,23 @@ def dask_client(scheduler: str | None, workers: int):
                                silence_logs=logging.ERROR))
 
 
+def try_best_with(study, changes: dict) -> dict | None:
+    """Queue the best trial so far with `changes` (new axes switched on, say) as the next trial, so
+    that the sampler learns what they are worth at once rather than after many random trials. Not
+    queued again if it has been."""
+    from optuna.trial import TrialState
+
+    if not changes or not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return None
+    params = {**study.best_trial.params, **changes}
+    study.enqueue_trial(params, skip_if_exists=True)
+    return params
+
+
 def run_search(family: str, folder: Path, minutes: float, max_trials: int | None = None, workers: int = 2,
-               scheduler: str | None = None, fixed: dict | None = None, echo=print) -> dict:
-    """Run trials until the family's wall-time budget (over all runs) or `max_trials` is spent."""
+               scheduler: str | None = None, fixed: dict | None = None, echo=print, try_with: dict | None = None) -> dict:
+    """Run trials until the family's wall-time budget (over all runs) or `max_trials` is spent;
+    `try_with` first queues the best trial with those changes (`try_best_with`)."""
     import optuna
     from dask.distributed import wait
     from optuna.trial import TrialState
@@ -171,6 +185,8 @@ def run_search(family: str, folder: Path, minutes: float, max_trials: int | None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(family, journal(family, folder))
     stale = _fail_trials_left_running(study)
+    if queued := try_best_with(study, try_with or {}):
+        echo(f"{family}: the best trial so far, with {try_with}, queued (unless run before): {queued}")
     spent = float(study.user_attrs.get("search_seconds", 0.0))
     finished = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
     echo(f"{family}: {finished} trials finished already ({stale} interrupted ones marked failed), "
@@ -365,10 +381,14 @@ def main(argv=None) -> None:
     parser.add_argument("--folder", type=Path, default=SEARCHES, help="where the journals and choices are written")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler; default: a local cluster")
     parser.add_argument("--workers", type=int, default=2, help="trials run at once")
+    parser.add_argument("--try-best-with", action="append", default=[], metavar="AXIS=VALUE",
+                        help="first run the best trial so far with this axis changed (JSON value), e.g. calendar=true")
     args = parser.parse_args(argv)
     fixed = {"epochs": args.epochs}
+    try_with = {axis: json.loads(value) for axis, value in (item.split("=", 1) for item in args.try_best_with)}
     try:
-        found = run_search(args.family, args.folder, args.minutes, args.trials, args.workers, args.scheduler, fixed)
+        found = run_search(args.family, args.folder, args.minutes, args.trials, args.workers, args.scheduler, fixed,
+                           try_with=try_with)
         print(f"{args.family}: {found}")
         choose(args.family, args.folder, args.finalists, args.finalist_seeds, workers=args.workers, scheduler=args.scheduler,
                fixed=fixed)

@@ -105,3 +105,19 @@ def test_free_running_training_unrolls_the_kits_own_forecast_loop():
     unrolled = np.asarray(free_running_model(config, model)(X))[..., 0]
     assert unrolled.shape == (5, 24)
     assert np.allclose(unrolled, teacher_forcing.forecast(model, X, 24), atol=1e-5)
+
+
+def test_the_best_trial_is_tried_again_with_a_new_axis_switched_on_once():
+    import optuna
+    from optuna.distributions import IntDistribution
+
+    study = optuna.create_study()
+    for units, value in ((8, 0.05), (16, 0.04)):
+        study.add_trial(optuna.trial.create_trial(params={"latent_dim": units}, value=value,
+                                                  distributions={"latent_dim": IntDistribution(8, 96)}))
+    assert search.try_best_with(study, {"calendar": True}) == {"latent_dim": 16, "calendar": True}
+    search.try_best_with(study, {"calendar": True})
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert len(waiting) == 1
+    trial = study.ask()  # the next trial is the queued one
+    assert trial.suggest_int("latent_dim", 8, 96) == 16 and trial.suggest_categorical("calendar", [False, True]) is True
