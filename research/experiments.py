@@ -8,6 +8,7 @@ cannot read it.
 from __future__ import annotations
 
 import functools
+import json
 import time
 from dataclasses import asdict, dataclass
 
@@ -52,8 +53,17 @@ class Config:
 
     @property
     def features(self) -> list:
-        """The input features of each hour of the window, load first."""
-        return FEATURES + CALENDAR if self.calendar else FEATURES
+        return features(self.calendar)
+
+
+def features(with_calendar: bool) -> list:
+    """The input features of each hour of the window, load first."""
+    return FEATURES + CALENDAR if with_calendar else FEATURES
+
+
+def settings(items: list) -> dict:
+    """Command-line FIELD=VALUE items (JSON values) as a dict, e.g. ["calendar=true"] -> {"calendar": True}."""
+    return {field: json.loads(value) for field, value in (item.split("=", 1) for item in items)}
 
 
 def calendar(hours: pd.DatetimeIndex) -> pd.DataFrame:
@@ -74,12 +84,11 @@ def prepare(energy: pd.DataFrame, T: int, horizon: int, with_test: bool = False,
     """Scaled input windows and targets per split: {'train': (X, y), 'valid': (X, y)[, 'test': (X, y)],
     'load_scale': (low, span), 'origins': {split: forecast times}} with X shaped (samples, T, features):
     load and temperature, then with_calendar the CALENDAR of the hour `horizon` hours later."""
-    features = FEATURES + CALENDAR if with_calendar else FEATURES
     if with_calendar:
         ahead = calendar(energy.index + pd.Timedelta(hours=horizon))
         energy = energy.join(ahead.set_axis(energy.index))
-    splits = scaled_splits(energy, features, T, with_test=with_test)
-    structure = {"X": (range(-T + 1, 1), features)}
+    splits = scaled_splits(energy, features(with_calendar), T, with_test=with_test)
+    structure = {"X": (range(-T + 1, 1), features(with_calendar))}
     data = {"origins": {}}
     for name in ("train", "valid", "test") if with_test else ("train", "valid"):
         tensors = TimeSeriesTensor(splits[name], "load", horizon, structure)

@@ -32,7 +32,7 @@ from rnn_course import mape as mape_of
 from rnn_course import sarima
 from rnn_course.splits import TEST_START
 
-from .experiments import Config, data_for, forecast, mape, train
+from .experiments import Config, data_for, forecast, mape, settings, train
 from .search import SEARCHES
 
 HORIZON = 24
@@ -233,7 +233,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if (args.untuned or args.set) and args.out == RESULTS:
         parser.error(f"these rows would replace the searched ones in {RESULTS}; give another --out")
-    changes = {field: json.loads(value) for field, value in (item.split("=", 1) for item in args.set)}
+    changes = settings(args.set)
     rows = json.loads(args.out.read_text()) if args.out.exists() else {}
     today = datetime.date.today().isoformat()
     chosen = {family: (config, None) for family, config in REFERENCE.items()} if args.untuned else chosen_configs()

@@ -27,7 +27,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .experiments import FAMILIES, Config
+from .experiments import FAMILIES, Config, settings
 
 SEARCHES = Path(__file__).parent / "searches"
 SEEDS = 5
@@ -385,7 +385,7 @@ def main(argv=None) -> None:
                         help="first run the best trial so far with this axis changed (JSON value), e.g. calendar=true")
     args = parser.parse_args(argv)
     fixed = {"epochs": args.epochs}
-    try_with = {axis: json.loads(value) for axis, value in (item.split("=", 1) for item in args.try_best_with)}
+    try_with = settings(args.try_best_with)
     try:
         found = run_search(args.family, args.folder, args.minutes, args.trials, args.workers, args.scheduler, fixed,
                            try_with=try_with)
