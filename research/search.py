@@ -35,6 +35,9 @@ SEEDS = 5
 MIN_EPOCHS = 3
 # Axes added to the space after the first trials, with the value those trials ran with.
 LATER_AXES = {"calendar": False, "free_running": False}
+# Each trial records its cap on epochs (`--epochs` of its run) as this user attribute; trials from
+# before it was recorded take the study's attribute of the same name.
+MAX_EPOCHS = "max_epochs"
 
 
 def suggest(trial, family: str, fixed: dict) -> Config:
@@ -97,6 +100,7 @@ def objective(trial, family: str, fixed: dict, deadline: float = math.inf) -> fl
 
     one_thread_per_worker()
     config = suggest(trial, family, fixed)
+    trial.set_user_attr(MAX_EPOCHS, config.epochs)
     data = data_for(config)
     pruning = _pruning_callback(trial, deadline)
     try:
@@ -255,22 +259,30 @@ def _quiet() -> None:
 def summary(study) -> dict:
     from optuna.trial import TrialState
 
-    states = [t.state for t in study.get_trials(deepcopy=False)]
+    trials = study.get_trials(deepcopy=False)
+    states = [t.state for t in trials]
     return {"trials": len(states), "complete": states.count(TrialState.COMPLETE),
             "pruned": states.count(TrialState.PRUNED), "failed": states.count(TrialState.FAIL),
-            "epochs": sum(t.user_attrs.get("epochs", 0) for t in study.get_trials(deepcopy=False)),
+            "epochs": sum(t.user_attrs.get("epochs", 0) for t in trials),
+            "max_epochs": sorted({cap for t in trials if (cap := max_epochs(study, t))}),
             "search_seconds": round(float(study.user_attrs.get("search_seconds", 0.0)), 1)}
+
+
+def max_epochs(study, trial) -> int | None:
+    """The cap on epochs `trial` ran with."""
+    return trial.user_attrs.get(MAX_EPOCHS, study.user_attrs.get(MAX_EPOCHS))
 
 
 def finalists(study, family: str, count: int, fixed: dict) -> list:
     """The `count` complete trials with the lowest validation MAPE (distinct configurations), as
-    (Config, trial) pairs."""
+    (Config, trial) pairs; each configuration has the cap on epochs its trial ran with."""
     import optuna
     from optuna.trial import TrialState
 
     chosen = []
     for trial in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value):
-        config = suggest(optuna.trial.FixedTrial({**LATER_AXES, **trial.params}), family, fixed)
+        ran_with = {**fixed, "epochs": max_epochs(study, trial) or fixed["epochs"]}
+        config = suggest(optuna.trial.FixedTrial({**LATER_AXES, **trial.params}), family, ran_with)
         if config not in [known for known, _ in chosen]:
             chosen.append((config, trial))
         if len(chosen) == count:
@@ -358,7 +370,7 @@ def choose(family: str, folder: Path, count: int = 3, seeds: int = SEEDS, worker
     report = {"best": best.as_dict(), "finalists": rows,
               "search": {**summary(study), "finalist_seconds": round(finalist_seconds, 1),
                          "sampler": "TPE (10 random start-up trials)",
-                         "pruner": f"Hyperband (epochs {MIN_EPOCHS}-{fixed['epochs']}, reduction factor 3)"}}
+                         "pruner": f"Hyperband (from epoch {MIN_EPOCHS} to the trial's cap, reduction factor 3)"}}
     (folder / f"{family}.best.json").write_text(json.dumps(report, indent=1) + "\n")
     echo(f"{family}: chosen on validation: {_describe(report['best'])} "
          f"({rows[0]['valid_mape_mean']:.2%} ± {rows[0]['valid_mape_sd']:.2%} over {rows[0]['seeds']} seeds)")
@@ -377,7 +389,7 @@ def main(argv=None) -> None:
     parser.add_argument("--trials", type=int, help="at most this many trials in all")
     parser.add_argument("--finalists", type=int, default=2, help="best configurations trained again with more seeds")
     parser.add_argument("--finalist-seeds", type=int, default=SEEDS, help="seeds per finalist (0, 1, ...)")
-    parser.add_argument("--epochs", type=int, default=50, help="at most, with early stopping (patience 5)")
+    parser.add_argument("--epochs", type=int, default=50, help="at most, with early stopping (patience 5), for this run's trials")
     parser.add_argument("--folder", type=Path, default=SEARCHES, help="where the journals and choices are written")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler; default: a local cluster")
     parser.add_argument("--workers", type=int, default=2, help="trials run at once")

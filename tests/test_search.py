@@ -121,3 +121,19 @@ def test_the_best_trial_is_tried_again_with_a_new_axis_switched_on_once():
     assert len(waiting) == 1
     trial = study.ask()  # the next trial is the queued one
     assert trial.suggest_int("latent_dim", 8, 96) == 16 and trial.suggest_categorical("calendar", [False, True]) is True
+
+
+def test_a_finalist_keeps_the_cap_on_epochs_its_trial_ran_with():
+    """Resuming a search with another `--epochs` must not retrain its older trials under the new cap."""
+    import optuna
+    from optuna.distributions import IntDistribution
+
+    study = optuna.create_study()
+    study.set_user_attr(search.MAX_EPOCHS, 30)  # the cap of the trials made before trials recorded theirs
+    for units, value, attrs in ((8, 0.05, {}), (16, 0.04, {search.MAX_EPOCHS: 50})):
+        study.add_trial(optuna.trial.create_trial(params={"latent_dim": units}, value=value, user_attrs=attrs,
+                                                  distributions={"latent_dim": IntDistribution(8, 96)}))
+    fixed = {"horizon": 24, "epochs": 80, "T": 72, "hidden_layers": 1, "batch_size": 64, "learning_rate": 1e-3,
+             "alpha": 0.0, "loss": "mae", "calendar": True}
+    chosen = search.finalists(study, "rnn_vector_output", 2, fixed)
+    assert [(config.latent_dim, config.epochs) for config, _ in chosen] == [(16, 50), (8, 30)]
