@@ -10,7 +10,7 @@ import warnings
 
 from . import evidence
 from .assignments import ASSIGNMENTS
-from .errors import CheckFailed, Mismatch, passed_line, plain
+from .errors import CheckFailed, Mismatch, Suspicious, passed_line, plain
 
 
 @contextlib.contextmanager
@@ -38,16 +38,24 @@ def _find(assignment_id: str, name: str):
     return assignment, assignment.checks[name]
 
 
-def failure_of(assignment, check, namespace) -> str | None:
-    """Run one check quietly: None when it passes, else the explanation for the student."""
+def outcome_of(assignment, check, namespace) -> tuple:
+    """Run one check quietly: (None when it passes, else the explanation for the student; the
+    (event, detail) to flag for the TA, or None; the figures it measured, {name: number})."""
     with _no_stderr():
         try:
-            check.function(assignment, namespace)
+            measured = check.function(assignment, namespace)
+        except Suspicious as suspicious:
+            return str(suspicious), (suspicious.event, str(suspicious).splitlines()[0]), {}
         except Mismatch as mismatch:
-            return str(mismatch)
+            return str(mismatch), None, {}
         except Exception as error:  # a broken answer must lose the points, not crash the grader
-            return f"the check could not run on your notebook ({type(error).__name__}: {plain(error)})"
-    return None
+            return f"the check could not run on your notebook ({type(error).__name__}: {plain(error)})", None, {}
+    return None, None, dict(measured or {})
+
+
+def failure_of(assignment, check, namespace) -> str | None:
+    """Run one check quietly: None when it passes, else the explanation for the student."""
+    return outcome_of(assignment, check, namespace)[0]
 
 
 def check(assignment_id: str, name: str, namespace: dict) -> None:

@@ -19,6 +19,16 @@ class Mismatch(Exception):
         super().__init__("\n".join(lines))
 
 
+class Suspicious(Mismatch):
+    """A Mismatch the TA should look at: what the notebook handed over cannot come from honest work
+    (a MAPE below any correct model's, a model that changed between the tests, values the cells do not
+    set). `event` names it in the integrity report."""
+
+    def __init__(self, event: str, *problems: str, **labelled):
+        super().__init__(*problems, **labelled)
+        self.event = event
+
+
 def plain(value, most: int = 500) -> str:
     """`value` as one line of text: what a student's code named or raised may hold newlines or
     terminal codes, which would add lines (a green "passed" one, say) to the grader's message."""

@@ -18,6 +18,10 @@ MANIFEST = "manifest.json"
 MAX_BYTES = 64 * 1024**2  # per check; a model of the course is well under 1 MiB
 MAX_CHECKS, MAX_FILES = 32, 64  # folders, and files per folder, the grader copies out of the kernel
 COLLECT_ERROR = "error_of_the_students_code"  # what the student's code raised when the check called it
+# Names the grader adds to a check's namespace from its own reading, whatever the kernel handed over:
+SET_IN_CELLS = "__set_in_cells__"  # {name: value} the cells' source sets (grader_tests.static)
+OPTIMIZER_STEPS = "__optimizer_steps__"  # training steps the saved model's optimizer counted (None: never trained)
+RESERVED = (SET_IN_CELLS, OPTIMIZER_STEPS)
 
 
 def _describe(name, value, folder):
@@ -128,6 +132,8 @@ def load(folder: str) -> tuple[dict, dict]:
         manifest = json.load(handle)
     namespace, problems = {}, {}
     for name, entry in manifest.items():
+        if name in RESERVED or not isinstance(entry, dict):
+            continue
         if entry.get("kind") == "missing":
             continue
         if entry.get("kind") == "unreadable":
@@ -137,4 +143,30 @@ def load(folder: str) -> tuple[dict, dict]:
             namespace[name] = _load_value(folder, entry)
         except Exception as error:
             problems[name] = f"{type(error).__name__}: {error}"[:300]
+            continue
+        if entry.get("kind") == "model" and name == "model":
+            namespace[OPTIMIZER_STEPS] = optimizer_steps(os.path.join(folder, os.path.basename(entry["file"])))
     return namespace, problems
+
+
+def optimizer_steps(path: str) -> int | None:
+    """The optimizer's step count saved with a .keras model (its first optimizer variable,
+    `iterations`), None if the model was saved without a trained optimizer."""
+    import io
+    import zipfile
+
+    import h5py
+    import numpy as np
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if archive.getinfo("model.weights.h5").file_size > MAX_BYTES:  # no zip bomb is unpacked
+                return None
+            packed = archive.read("model.weights.h5")
+        with h5py.File(io.BytesIO(packed), "r") as weights:
+            value = np.asarray(weights["optimizer/vars/0"][()])
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile):
+        return None
+    if value.shape != () or not np.issubdtype(value.dtype, np.integer):
+        return None
+    return int(value)

@@ -192,6 +192,7 @@ class SandboxKernelManager(AsyncKernelManager):
             os.set_blocking(self._events_write, False)
             self.events = []
         cwd = os.path.realpath(kw.get("cwd") or os.getcwd())
+        self.kernel_cwd = cwd  # the notebook's folder, at the same path in the sandbox
         try:
             cmd, kw = await super()._async_pre_start_kernel(**kw)  # writes kernel.json (0600)
             os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid)
@@ -338,19 +339,17 @@ class SandboxKernelManager(AsyncKernelManager):
             _copy_files(source, target, max_files=10_000, max_bytes=1024**3)
 
     def _read_events(self) -> None:
-        """What the kernel reported (grader_tests.watch): one JSON line per denied attempt."""
+        """What the kernel reported (grader_tests.watch), as far as the grader can check it against the
+        sandbox's own rules (integrity.checked_report): the kernel can write into its report."""
         chunks = []
         try:
             while chunk := os.read(self._events_read, 65536):
                 chunks.append(chunk)
         except BlockingIOError:
             pass
-        for line in b"".join(chunks).decode(errors="replace").splitlines()[:200]:
-            try:
-                event = json.loads(line)
-                self.events.append((_printable(event["event"], 40), _printable(event["detail"], 300)))
-            except (ValueError, KeyError, TypeError):
-                self.events.append(("unreadable report", _printable(line, 300)))
+        writable = [os.path.realpath(getattr(self, "kernel_cwd", None) or "/nonexistent"), "/tmp", "/dev"]
+        read_only = [target for _, target in self.read_only]
+        self.events += integrity.checked_report(b"".join(chunks), writable, read_only)
 
     def _release(self) -> None:
         """Delete the kernel's folder (which frees its uid) and close its report."""
@@ -475,8 +474,8 @@ class SandboxedExecute(Execute):
         cwd = ((resources or {}).get("metadata") or {}).get("path") or os.getcwd()
         planted = os.path.join(cwd, evidence.FOLDER)
         shutil.rmtree(planted, ignore_errors=True)  # evidence is what this run writes, not what was handed in
-        checks = outside.hidden_checks(nb)
-        if checks and self.outside_verdicts:
+        judged = bool(outside.test_cells(nb)) and self.outside_verdicts
+        if judged:
             outside.judge.start()
         try:
             self._warm_cache = self.warm_cache(who[1], who[2])
@@ -493,23 +492,34 @@ class SandboxedExecute(Execute):
                 if self.kernel_manager_class is not SandboxKernelManager and os.path.isdir(planted):
                     shutil.copytree(planted, evidence_dir, dirs_exist_ok=True, symlinks=True)
                 shutil.rmtree(planted, ignore_errors=True)
-                if checks and self.outside_verdicts:
-                    self._apply_verdicts(nb, who, evidence_dir, checks[0][1])
+                if judged:
+                    self._apply_verdicts(nb, who, evidence_dir)
                 self._events += integrity.limits_shown(nb)
         finally:
             self._report(who)
         return nb, resources
 
-    def _apply_verdicts(self, nb, who, evidence_dir, assignment_id):
+    def _apply_verdicts(self, nb, who, evidence_dir):
+        """Judge the evidence outside the kernel and give each test cell its verdict. The assignment is
+        nbgrader's (a validation, which has none, takes the one its test cells name); the judge also
+        reads the cells' source, to compare what the kernel handed over with what the cells set."""
         from . import outside
 
+        named = {assignment for _, assignment, _ in outside.hidden_checks(nb)}
+        assignment_id = who[1] or (named.pop() if len(named) == 1 else None)
+        sources = [cell.source for cell in nb.cells if cell.cell_type == "code"]
         try:
-            verdicts = outside.judge(evidence_dir, assignment_id)
+            if assignment_id is None:
+                raise RuntimeError("its test cells name no single assignment")
+            verdicts = outside.judge(evidence_dir, assignment_id, sources)
         except Exception as error:
             self.log.error("The grader could not judge %s / %s: %s", who[0], who[1], error)
             verdicts = {name: {"passed": False, "title": "Grading", "printed": "",
                                "message": f"the grader could not judge this notebook ({error}); tell your instructor"}
-                        for _, _, name in outside.hidden_checks(nb)}
+                        for _, name in outside.test_cells(nb) if name}
+        for name, verdict in verdicts.items():
+            if verdict.get("flag"):
+                self._events.append(tuple(verdict["flag"]))
         for check, shown, verdict in outside.apply(nb, verdicts):
             self._events.append(("verdict overruled", f"test_{check}: the kernel showed {shown}, "
                                                       f"the grader's verdict: {verdict}"))

@@ -55,6 +55,7 @@ class ModelSpec:
     layers: tuple
     parameters: int
     mape_threshold: float       # pass mark (fraction): the test MAPE must be below it
+    mape_floor: float = 0.0     # below it no correct model scores: failed and flagged (instructor/CALIBRATION.md)
     answers: dict = field(default_factory=dict)  # variables the answer cells set, and their values
 
     @property
@@ -89,6 +90,7 @@ class TeacherForcingSpec:
     output_units: int
     parameters: int
     mape_threshold: float
+    mape_floor: float = 0.0
     features: tuple = ("load", "temp")
     decoder_features: tuple = ("load",)
 
@@ -110,6 +112,7 @@ class ArimaSpec:
     test_hours: int
     checked_origins: tuple       # origins whose forecasts the grader recomputes
     mape_threshold: float
+    mape_floor: float = 0.0
     order: tuple = sarima.ORDER
     seasonal_order: tuple = sarima.SEASONAL_ORDER
     window: int = sarima.WINDOW

@@ -3,9 +3,10 @@ evidence its test cell wrote (`evidence`), in a process that runs no code of the
 
     python -m grader_tests.verdicts --serve
 
-reads one JSON request per line ({"folder": EVIDENCE_FOLDER, "assignment": ID}) and answers each with
-one line, {check: {"passed": bool, "message": str | null, "title": str, "printed": str}}; a check whose
-cell wrote no evidence is failed ("the notebook did not reach the grader's check").
+reads one JSON request per line ({"folder": EVIDENCE_FOLDER, "assignment": ID, "sources": [CODE CELL, ...]})
+and answers each with one line, {check: {"passed": bool, "message": str | null, "title": str, "printed": str,
+"measured": {figure: number}, "flag": [event, detail] | null}}; a check whose cell wrote no evidence is
+failed ("the notebook did not reach the grader's check").
 
 `--serve` imports TensorFlow and Keras once, before it has seen any evidence, and judges each
 notebook in a child process forked from that state, which ends after its one verdict: nothing of one
@@ -27,38 +28,81 @@ NO_EVIDENCE = ("the notebook did not reach the grader's check in this cell (an e
                "notebook failed), so nothing it built could be graded")
 
 
-def verdicts(folder: str, assignment_id: str) -> dict:
+def verdicts(folder: str, assignment_id: str, sources=()) -> dict:
+    """{check: {"passed", "message", "title", "printed", "figures", "measured", "flag"}} of one notebook.
+    `sources`: its code cells' source, from which `statically_set` reads the values its cells set.
+    A "flag" is an (event, detail) pair for the integrity report: the grader's own finding."""
     from . import evidence, figures
     from .assignments import ASSIGNMENTS
-    from .engine import failure_of
+    from .engine import outcome_of
+    from .static import statically_set
 
     assignment = ASSIGNMENTS[assignment_id]
-    found = {}
+    found, namespaces = {}, {}
     for name, check in assignment.checks.items():
         place = os.path.join(folder, name)
         if not os.path.isfile(os.path.join(place, evidence.MANIFEST)):
             found[name] = {"passed": False, "message": NO_EVIDENCE, "title": check.title, "printed": ""}
             continue
         try:
-            namespace, problems = evidence.load(place)
+            namespaces[name] = evidence.load(place)
         except Exception as error:  # e.g. a manifest cut short when the kernel was killed: this check only
             found[name] = {"passed": False, "title": check.title, "printed": "",
                            "message": f"the grader could not read what this cell handed over ({type(error).__name__})"}
+    changed = _model_changed({name: namespace for name, (namespace, _) in namespaces.items()})
+    set_in_cells = statically_set(sources)
+    for name, (namespace, problems) in namespaces.items():
+        check = assignment.checks[name]
+        if name in changed:
+            found[name] = {"passed": False, "title": check.title, "printed": "", "message": changed[name],
+                           "flag": ("model changed", f"test_{name}: {changed[name]}")}
             continue
+        namespace[evidence.SET_IN_CELLS] = set_in_cells  # the grader's reading, whatever the kernel named
         printed = io.StringIO()
         figures.SHOWN.clear()
         with contextlib.redirect_stdout(printed):
-            message = failure_of(assignment, check, namespace)
+            message, flag, measured = outcome_of(assignment, check, namespace)
         if message and problems:
             message += "\n(the grader could not read: " + "; ".join(f"{k}: {v}" for k, v in problems.items()) + ")"
         found[name] = {"passed": message is None, "message": message, "title": check.title,
-                       "printed": printed.getvalue(), "figures": list(figures.SHOWN)}
+                       "printed": printed.getvalue(), "figures": list(figures.SHOWN), "measured": measured,
+                       "flag": (flag[0], f"test_{name}: {flag[1]}") if flag else None}
     return found
+
+
+def _model_changed(namespaces: dict) -> dict:
+    """{check: why it fails} for the checks handed another model than the first check that read one
+    (another configuration or other weights): every check of a notebook judges the same model."""
+    import keras
+
+    prints = {name: _fingerprint(ns["model"]) for name, ns in namespaces.items() if isinstance(ns.get("model"), keras.Model)}
+    if len(set(prints.values())) < 2:
+        return {}
+    groups = {}
+    for name, fingerprint in prints.items():
+        groups.setdefault(fingerprint, []).append(f"test_{name}")
+    told = "; ".join(f"{', '.join(names)}: model {number}" for number, names in enumerate(groups.values(), start=1))
+    return {name: f"the test cells were handed {len(groups)} different models ({told}): the model's layers or weights "
+                  "changed between the test cells, and every test judges the one model the notebook built and trained"
+            for name in prints}
+
+
+def _fingerprint(model) -> str:
+    """A hash of a model's configuration and weights."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
+    for weights in model.get_weights():
+        weights = np.ascontiguousarray(weights)
+        digest.update(f"{weights.dtype}{weights.shape}".encode() + weights.tobytes())
+    return digest.hexdigest()
 
 
 def _answer(request: dict) -> str:
     try:
-        return json.dumps(verdicts(request["folder"], request["assignment"]))
+        return json.dumps(verdicts(request["folder"], request["assignment"], request.get("sources", ())))
     except BaseException as error:  # the client reports it; the server goes on
         return json.dumps({"error": f"{type(error).__name__}: {error}"[:500]})
 

@@ -123,6 +123,21 @@ def pass_marks(path: Path) -> dict:
     return found
 
 
+def floors(path: Path) -> dict:
+    """assignment -> the rule's floor: half the best MAPE of any run that must pass the MAPE test,
+    rounded down to 0.1 percentage points. A correct model scoring below it has not been seen in any
+    calibration run; a submission below it is failed and flagged for the TA."""
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    found = {}
+    for assignment in CALIBRATED:
+        known = {v.name: v for v in trainable_variants(assignment)}
+        must_fail = {n for n, v in known.items() if "test_mape" in v.lost or n == "unscaled_training_data"}
+        best = min(r["mape"] for r in rows if r["assignment"] == assignment and "mape" in r
+                   and r["variant"] in known and r["variant"] not in must_fail)
+        found[assignment] = math.floor(round(best / 2 * 1000, 6)) / 1000
+    return found
+
+
 def margins(path: Path) -> str:
     lines = ["| quiz | worst run that must pass | best run that must fail | rule's pass mark | pass mark used |",
              "| --- | --- | --- | --- | --- |"]

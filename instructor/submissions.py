@@ -204,6 +204,44 @@ get_ipython().showtraceback = lambda *args, **kwargs: None
 """, ("test_layers",)),
 }
 
+# Attacks on nbgrader's own scoring and on the evidence (issue: grading no submission can fool, round two).
+# nbgrader scores a test cell by its first execute_result (a number as partial credit, anything else as
+# full marks) before it looks for errors: a hook that displays a result in every cell.
+DISPLAYS_OK = """ip = get_ipython()
+ip.events.register('pre_run_cell', lambda *args: ip.displayhook('ok'))
+ip.events.register('post_run_cell', lambda *args: ip.displayhook(10))
+"""
+# The model judged is the model measured: a hook hands the MAPE test another model than the others.
+SWAPS_THE_MODEL = """import keras
+ip = get_ipython()
+def swap(info):
+    if '"mape"' in info.raw_cell:
+        other = keras.models.clone_model(ip.user_ns['model'])
+        other.set_weights([weights * 0.5 for weights in ip.user_ns['model'].get_weights()])
+        ip.user_ns['model'] = other
+ip.events.register('pre_run_cell', swap)
+"""
+# Values handed over agree with the cells and the training: one epoch trained behind the cells' back,
+# EPOCHS = 5 handed over.
+TRAINS_ONE_EPOCH = """globals()['EPOCHS'] = 1
+ip = get_ipython()
+ip.events.register('post_run_cell', lambda result: 'model' + '.fit(' in result.info.raw_cell and ip.user_ns.update(EPOCHS=5))
+"""
+# The kernel writes its own lines into the integrity report's pipe (a formula, a forged event), then closes it.
+FORGES_THE_REPORT = """import fcntl, json, os, stat
+for name in os.listdir('/proc/self/fd'):
+    try:
+        fd = int(name)
+        if fd > 2 and stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
+            for event, detail in (('=HYPERLINK("http://evil")', '=1+1'), ('verdict overruled', 'test_layers: forged'),
+                                  ('write denied', '/tmp/inside-the-sandbox-is-allowed')):
+                os.write(fd, (json.dumps({'event': event, 'detail': detail}) + '\\n').encode())
+            os.close(fd)
+    except OSError:
+        pass
+print('ATTACK report written')
+"""
+
 # What each attack prints when the sandbox stops it (the fork loop's kernel dies of its own loop).
 REFUSED = {"rewrites_the_kit": "ATTACK kit refused", "rewrites_the_data": "ATTACK data refused",
            "reads_the_course": "ATTACK readable: nothing", "phones_home": "ATTACK network refused",
@@ -220,6 +258,9 @@ REPORTED = {
     "replaces_the_kit_module": [("verdict overruled", f"{test}: the kernel showed passed, the grader's verdict: failed")
                                 for test in ("test_hyperparameters", "test_shapes", "test_layers", "test_mape")],
     "forges_passed": [("verdict overruled", "test_layers: the kernel showed passed, the grader's verdict: failed")],
+    "swaps_the_model": [("model changed", "test_mape: the model handed to this test is not the one handed to test_")],
+    "trains_one_epoch": [("hand-over disagrees", "test_hyperparameters: the model handed over has 731 optimizer steps")],
+    "forges_the_report": [("unchecked report", "3 line(s) of the kernel's own report")],
 }
 INIT_LINE = "init = glorot_uniform()"
 HIDDEN_LAYER = "model.add(Dense(LATENT_DIM, activation='relu', input_shape=(T,),\n                kernel_initializer=init, bias_initializer=init))"
@@ -279,6 +320,17 @@ VARIANTS = [
               edits=(("model", "GRU(", "LSTM("), ("model", LSTM_MODEL, LSTM_MODEL + code)), lost=lost,
               demo=name == "forges_passed")
       for name, (text, code, lost) in KERNEL_ATTACKS.items()),
+    Variant("displays_ok", R, "attack: no answers, a hook that displays 'ok' and 10 as every cell's result",
+            edits=(("hyperparameters", "EPOCHS = 5\n", "EPOCHS = 5\n" + DISPLAYS_OK), ("model", SEQUENTIAL_GRU, LSTM_MODEL)),
+            lost=("test_layers",), says=("should be a GRU layer",)),
+    Variant("swaps_the_model", R, "attack: a hook hands the MAPE test another model than the other tests",
+            edits=(("model", SEQUENTIAL_GRU, SEQUENTIAL_GRU + SWAPS_THE_MODEL),),
+            lost=("test_hyperparameters", "test_shapes", "test_layers", "test_mape"), says=("changed between the test cells",)),
+    Variant("trains_one_epoch", R, "attack: one epoch trained behind the cells' back, EPOCHS = 5 handed over",
+            edits=(("model", SEQUENTIAL_GRU, SEQUENTIAL_GRU + TRAINS_ONE_EPOCH),),
+            lost=("test_hyperparameters",), says=("731 optimizer steps",)),
+    Variant("forges_the_report", R, "attack with a wrong model (LSTM layers): writes its own lines into the integrity report",
+            edits=(("model", SEQUENTIAL_GRU, LSTM_MODEL + FORGES_THE_REPORT),), lost=("test_layers",), says=("should be a GRU layer",)),
     Variant("honest_after_attacks", R, "an honest mistake graded after the attacks: 10 GRU units in the first layer",
             edits=(("model", "GRU(FIRST_LAYER_LATENT_DIM, return_sequences=True", "GRU(10, return_sequences=True"),),
             lost=("test_layers",), says=("layer 1 should have 6 units",)),
@@ -380,6 +432,8 @@ VARIANTS += [
     Variant("temperature_profile", D, "mistake: the hourly profile of temperature, not load",
             edits=(("profiles", "groupby(energy.index.hour)['load']", "groupby(energy.index.hour)['temp']"),),
             lost=("test_hourly_profile",), says=("hourly_profile` for hour 0 should be",)),
+    Variant("displays_ok", D, "attack: a daily sum, and a hook that displays 'ok' and 10 as every cell's result",
+            edits=(("daily_load", ".mean()", ".sum()\n" + DISPLAYS_OK),), lost=("test_daily_load",), says=("a sum instead of a mean",)),
     Variant("sunday_first", D, "mistake: weekdays counted from Sunday",
             edits=(("profiles", WEEKDAY, "weekday_profile = energy.groupby(energy.index.strftime('%w'))['load'].mean()"),),
             lost=("test_weekday_profile",), says=("should start with Monday",)),

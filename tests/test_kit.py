@@ -220,6 +220,14 @@ def test_pass_marks_are_the_ones_the_calibration_gives():
         a: entry.spec.mape_threshold for a, entry in with_mape_pass_mark().items()}
 
 
+def test_mape_floors_are_the_ones_the_calibration_gives():
+    from instructor.calibrate import floors
+
+    measured = floors(Path(__file__).resolve().parents[1] / "instructor" / "calibration.jsonl")
+    assert measured == {a: entry.spec.mape_floor for a, entry in with_mape_pass_mark().items()}
+    assert ASSIGNMENTS["arima"].spec.mape_floor == 0.005  # half the deterministic reference's 1.17 %
+
+
 # --- the labs' own checks ---------------------------------------------------------------------------
 
 def test_data_lab_checks_compare_with_the_graders_own_values(energy, capsys):

@@ -8,6 +8,7 @@ import functools
 from ..errors import Mismatch
 from ..measure import arima_reference
 from . import Check
+from .models import below_floor
 from .namespace import variable
 
 
@@ -76,8 +77,10 @@ def check_mape(assignment, namespace):
     if not found < spec.mape_threshold:
         raise Mismatch("the multi-step MAPE of the forecasts is too high", expected=f"below {spec.mape_threshold:.1%} "
                        "(what the reference walk-forward scores)", found=f"{found:.2%}")
+    below_floor(spec, found)
     print(f"multi-step MAPE on the test hours from {spec.test_start[:10]}: {found:.2%} "
           f"(pass mark: below {spec.mape_threshold:.1%})")
+    return {"mape": found}
 
 
 def _predictions_only(assignment):

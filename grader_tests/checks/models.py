@@ -8,10 +8,11 @@ import contextlib
 from rnn_course.data import LAST_HOUR
 from rnn_course.splits import TEST_START
 
-from .. import figures
-from ..errors import Mismatch
+from .. import evidence, figures
+from ..errors import Mismatch, Suspicious
 from ..measure import model_mape
-from ..specs import LayerSpec
+from ..specs import HOURS_TRAIN, LayerSpec, samples
+from ..static import DYNAMIC, NOT_SET
 from . import Check
 from .namespace import (
     describe_layer,
@@ -50,14 +51,46 @@ def _layer_mismatch(layer, expected: LayerSpec) -> str | None:
 
 
 def check_answers(assignment, namespace):
-    """The hyperparameters or dimensions the student sets."""
-    wrong = []
+    """The hyperparameters or dimensions the student sets, as the kernel handed them over and as the
+    cells' source sets them (the grader's own reading); EPOCHS and BATCH_SIZE also as the model's
+    optimizer counted them in training."""
+    wrong, forged = [], []
+    set_in_cells = namespace.get(evidence.SET_IN_CELLS)  # None: a live namespace (`judge`), no notebook to read
     for name, expected in assignment.spec.answers.items():
         found = variable(namespace, name)
         if found != expected:
             wrong.append(f"{name} should be {expected!r}, found {found!r}")
+        if set_in_cells is None:
+            continue
+        written = set_in_cells.get(name, NOT_SET)
+        if written is NOT_SET:
+            forged.append(f"the kernel handed over {name} = {found!r}, but no cell of the notebook sets {name}")
+        elif written is not DYNAMIC and written != found:
+            forged.append(f"the kernel handed over {name} = {found!r}, but the notebook's cells set {name} = {written!r}")
+    if forged:
+        raise Suspicious("hand-over disagrees", *forged, todo="set the values in the answer cell, as plain assignments")
     if wrong:
         raise Mismatch(*wrong)
+    _check_training_steps(assignment, namespace)
+
+
+def _check_training_steps(assignment, namespace):
+    """A model trained with EPOCHS epochs of BATCH_SIZE took EPOCHS x ceil(samples / BATCH_SIZE)
+    optimizer steps, which its saved weights count. (Early stopping cannot end the quizzes' training
+    sooner: its patience, 5 epochs, is not shorter than EPOCHS.)"""
+    import math
+
+    answers = assignment.spec.answers
+    if not {"EPOCHS", "BATCH_SIZE", "T", "HORIZON"} <= set(answers) or evidence.OPTIMIZER_STEPS not in namespace:
+        return  # no model handed over (the other checks fail), or a live namespace
+    steps = namespace.get(evidence.OPTIMIZER_STEPS)
+    batches = math.ceil(samples(HOURS_TRAIN, answers["T"], answers["HORIZON"]) / answers["BATCH_SIZE"])
+    expected = answers["EPOCHS"] * batches
+    if steps != expected:
+        trained = "no record of training" if steps is None else f"{steps:,} optimizer steps"
+        raise Suspicious("hand-over disagrees", f"the model handed over has {trained}; EPOCHS = {answers['EPOCHS']} "
+                         f"epochs of {batches:,} batches of BATCH_SIZE = {answers['BATCH_SIZE']} take {expected:,}",
+                         todo="train the model once, with the training cell as it is, and run the notebook from the top")
 
 
 def check_shapes(assignment, namespace):
@@ -119,8 +152,9 @@ def check_initializer(assignment, namespace):
 
 
 def check_mape(assignment, namespace):
-    """Test-period MAPE, measured in a fresh process from the model's own predictions."""
-    threshold = assignment.spec.mape_threshold
+    """Test-period MAPE, measured outside the kernel from the model's own predictions."""
+    spec = assignment.spec
+    threshold = spec.mape_threshold
     result = model_mape.measure_in_subprocess(assignment.id, trained_model(namespace))
     if "error" in result:
         raise Mismatch(result["error"])
@@ -133,7 +167,17 @@ def check_mape(assignment, namespace):
         raise Mismatch(f"the model's MAPE on the test period ({TEST_START:%Y-%m-%d} to {LAST_HOUR:%Y-%m-%d}) is too high",
                        expected=f"below {threshold:.1%} (what a correctly built and trained model scores)",
                        found=f"{found:.2%}", todo="check the layers and that the training cell ran to its end")
+    below_floor(spec, found)
     print(f"MAPE on the test period: {found:.2%} (pass mark: below {threshold:.1%})")
+    return {"mape": found}
+
+
+def below_floor(spec, found: float) -> None:
+    """A MAPE no correct model reaches is not a pass: it goes to the TA."""
+    if found < spec.mape_floor:
+        raise Suspicious("implausible MAPE", f"the MAPE on the test period, {found:.2%}, is below what any correctly "
+                         f"built and trained model reaches (at least {spec.mape_floor:.1%}, from the calibration)",
+                         todo="your instructor will look at this notebook")
 
 
 def _answers(assignment):
@@ -143,6 +187,6 @@ def _answers(assignment):
 SHAPES = Check("Tensor and model shapes", check_shapes, lambda assignment: ("model", *assignment.spec.data_shapes))
 LAYERS = Check("Model layers", check_layers)
 MAPE = Check("Forecast accuracy (MAPE)", check_mape)
-HYPERPARAMETERS = Check("Hyperparameters", check_answers, _answers)
+HYPERPARAMETERS = Check("Hyperparameters", check_answers, lambda assignment: (*_answers(assignment), "model"))
 DIMENSIONS = Check("Dimensions", check_answers, _answers)
 INITIALIZER = Check("Weight initializer", check_initializer, lambda assignment: ("init", "model"))
