@@ -1,34 +1,11 @@
-"""Runs one hidden check: finds it in the catalogue, runs it quietly, turns its verdict into what
-the test cell shows."""
+"""Runs one check on a namespace (the evidence, read back by the judge; or a live one, for `judge`):
+finds it in the catalogue, runs it quietly, turns its verdict into what the test cell shows."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import warnings
-
-from . import evidence
 from .assignments import ASSIGNMENTS
 from .errors import CheckFailed, Mismatch, Suspicious, passed_line, plain
-
-
-@contextlib.contextmanager
-def _no_stderr():
-    """Send Python and OS-level stderr (TensorFlow's C++ logs) to nowhere while a check runs:
-    nbgrader scores a test cell that writes to stderr as failed."""
-    sys_err = io.StringIO()
-    saved_fd = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        with contextlib.redirect_stderr(sys_err), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        os.dup2(saved_fd, 2)
-        os.close(saved_fd)
-        os.close(devnull)
+from .kernel.hand_over import no_stderr
 
 
 def _find(assignment_id: str, name: str):
@@ -41,7 +18,7 @@ def _find(assignment_id: str, name: str):
 def outcome_of(assignment, check, namespace) -> tuple:
     """Run one check quietly: (None when it passes, else the explanation for the student; the
     (event, detail) to flag for the TA, or None; the figures it measured, {name: number})."""
-    with _no_stderr():
+    with no_stderr():
         try:
             measured = check.function(assignment, namespace)
         except Suspicious as suspicious:
@@ -56,19 +33,6 @@ def outcome_of(assignment, check, namespace) -> tuple:
 def failure_of(assignment, check, namespace) -> str | None:
     """Run one check quietly: None when it passes, else the explanation for the student."""
     return outcome_of(assignment, check, namespace)[0]
-
-
-def check(assignment_id: str, name: str, namespace: dict) -> None:
-    """In the student's kernel: write down the evidence the check `name` reads. The grader judges it
-    after the notebook, outside this kernel (grader_tests.verdicts), and the test cell then shows the
-    verdict (grader_tests.outside)."""
-    assignment, found = _find(assignment_id, name)
-    with _no_stderr():
-        try:
-            extra = found.collect(assignment, namespace) if found.collect else {}
-        except Exception as error:  # the student's code failed: the grader is told why
-            extra = {evidence.COLLECT_ERROR: f"{type(error).__name__}: {error}"[:300]}
-        evidence.export(name, found.reads(assignment), namespace, extra)
 
 
 def judge(assignment_id: str, name: str, namespace: dict) -> None:

@@ -1,11 +1,7 @@
-"""What a submission built, written down by the hidden test cells and read back by the grader
-outside the student's kernel: the verdicts of the checks are computed from this evidence only.
-
-In the kernel, `export(check, names, namespace)` writes the named variables into
-``.grader_evidence/<check>/`` of the notebook's folder in formats that carry no code: a Keras model
-as ``.keras`` (loaded back with safe_mode), numbers and strings as JSON, arrays and pandas objects as
-``.npy`` (loaded with allow_pickle=False), a mapping of arrays as their shapes; anything else as its
-type name only. Outside, `load(folder)` rebuilds a namespace the same checks can read.
+"""What a submission built, written down by the hidden test cells in the kernel (`kernel.hand_over`)
+and read back by the grader outside it: the verdicts of the checks are computed from this evidence
+only. `load(folder)` rebuilds a namespace the checks can read: a Keras model with safe_mode, arrays
+with allow_pickle=False, no code of the student's.
 """
 
 from __future__ import annotations
@@ -13,74 +9,11 @@ from __future__ import annotations
 import json
 import os
 
-FOLDER = ".grader_evidence"
-MANIFEST = "manifest.json"
-MAX_BYTES = 64 * 1024**2  # per check; a model of the course is well under 1 MiB
-MAX_CHECKS, MAX_FILES = 32, 64  # folders, and files per folder, the grader copies out of the kernel
-COLLECT_ERROR = "error_of_the_students_code"  # what the student's code raised when the check called it
+from .kernel.hand_over import COLLECT_ERROR, FOLDER, MANIFEST, MAX_BYTES, MAX_CHECKS, MAX_FILES, PLAN, export  # noqa: F401
 # Names the grader adds to a check's namespace from its own reading, whatever the kernel handed over:
 SET_IN_CELLS = "__set_in_cells__"  # {name: value} the cells' source sets (grader_tests.static)
 OPTIMIZER_STEPS = "__optimizer_steps__"  # training steps the saved model's optimizer counted (None: never trained)
 RESERVED = (SET_IN_CELLS, OPTIMIZER_STEPS)
-
-
-def _describe(name, value, folder):
-    import sys
-
-    import numpy as np
-    import pandas as pd
-
-    keras = sys.modules.get("keras")  # not imported by the notebook: then no value is a Keras object
-
-    if keras is not None and isinstance(value, keras.Model):
-        path = os.path.join(folder, f"{name}.keras")
-        keras.saving.save_model(value, path)
-        return {"kind": "model", "file": os.path.basename(path)}
-    if keras is not None and isinstance(value, keras.initializers.Initializer):
-        return {"kind": "initializer", "config": keras.initializers.serialize(value)}
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return {"kind": "value", "value": value}
-    if isinstance(value, pd.DataFrame):
-        np.save(os.path.join(folder, f"{name}.npy"), value.to_numpy(dtype=float), allow_pickle=False)
-        return {"kind": "frame", "file": f"{name}.npy", "columns": [str(c) for c in value.columns]}
-    if isinstance(value, pd.Series):
-        np.save(os.path.join(folder, f"{name}.npy"), value.to_numpy(dtype=float), allow_pickle=False)
-        return {"kind": "series", "file": f"{name}.npy"}
-    if isinstance(value, np.ndarray) or (isinstance(value, (list, tuple)) and value and
-                                         all(isinstance(v, (int, float, np.number)) for v in value)):
-        array = np.asarray(value)
-        if array.dtype != object:
-            np.save(os.path.join(folder, f"{name}.npy"), array, allow_pickle=False)
-            return {"kind": "array", "file": f"{name}.npy", "type": type(value).__name__}
-    if hasattr(value, "keys") and hasattr(value, "__getitem__"):
-        shapes = {str(key): list(getattr(value[key], "shape", ())) for key in list(value.keys())[:32]}
-        return {"kind": "shapes", "shapes": shapes, "type": type(value).__name__}
-    if hasattr(value, "shape"):
-        return {"kind": "shape", "shape": list(value.shape), "type": type(value).__name__}
-    return {"kind": "opaque", "type": type(value).__name__}
-
-
-def export(check: str, names, namespace: dict, extra: dict | None = None) -> None:
-    """Write the variables `names` (and `extra` values computed by the check) for the grader."""
-    folder = os.path.join(os.environ.get("GRADER_EVIDENCE") or FOLDER, check)
-    os.makedirs(folder, exist_ok=True)
-    manifest = {}
-    for name, value in [(n, namespace.get(n, _MISSING)) for n in names] + list((extra or {}).items()):
-        try:
-            manifest[name] = {"kind": "missing"} if value is _MISSING else _describe(name, value, folder)
-        except Exception as error:  # the grader then says the value could not be read
-            manifest[name] = {"kind": "unreadable", "error": f"{type(error).__name__}: {error}"[:300]}
-    with open(os.path.join(folder, MANIFEST), "w") as handle:
-        json.dump(manifest, handle)
-
-
-class _Missing:
-    pass
-
-
-_MISSING = _Missing()
 
 
 class Shaped:

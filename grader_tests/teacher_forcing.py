@@ -62,13 +62,9 @@ def teacher_forced(model, encoder_inputs: np.ndarray, decoder_inputs: np.ndarray
 
 
 def test_windows(spec, energy=None):
-    """Scaled test-period windows built the tutorial's way: (encoder inputs, decoder inputs, targets,
-    (low, span) of the load)."""
-    from rnn_course import TimeSeriesTensor, load_data
-    from rnn_course.splits import scaled_splits
+    """Scaled test-period windows built the tutorial's way (the kernel builds them alike): (encoder
+    inputs, decoder inputs, targets, (low, span) of the load)."""
+    from .kernel.hand_over import test_windows as build
 
-    splits = scaled_splits(load_data() if energy is None else energy, spec.features, spec.T)
-    tensors = TimeSeriesTensor(splits["test"], "load", spec.horizon,
-                               {"encoder_input": (range(-spec.T + 1, 1), list(spec.features)),
-                                "decoder_input": (range(0, spec.horizon), list(spec.decoder_features))})
-    return tensors["encoder_input"], tensors["decoder_input"], tensors["target"], splits["load_scale"]
+    return build({"T": spec.T, "horizon": spec.horizon, "features": list(spec.features),
+                  "decoder_features": list(spec.decoder_features)}, energy)

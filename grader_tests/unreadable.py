@@ -1,6 +1,8 @@
 """A submitted file that is not a notebook is graded as the released notebook, with a first cell
 that says why, so that Formgrader and the feedback show the reason (and 0 points) instead of a
-submission that stays "needs autograding" while the reason is only in a console."""
+submission that stays "needs autograding" while the reason is only in a console. A notebook that is
+a symbolic link is not one the student wrote (it may point at another student's), and other files
+linked from outside the submission are not copied for its kernel (`files_within`)."""
 
 import html
 import os
@@ -24,6 +26,8 @@ class ReadOrExplain(NotebookExporter):
 
     def from_filename(self, filename, resources=None, **kw):
         try:  # only a file nbformat cannot read at all; nbgrader grades one that breaks a rule of the format
+            if os.path.islink(filename):
+                raise ValueError(f"it is a symbolic link to {os.readlink(filename)}, not a file; links are not followed")
             nbformat.read(filename, as_version=4)
         except (ValueError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as error:
             assignment = (resources or {}).get("nbgrader", {}).get("assignment")
@@ -38,3 +42,19 @@ class ReadOrExplain(NotebookExporter):
             notebook.cells.insert(0, nbformat.v4.new_markdown_cell(note(filename, error), id="not-graded-reason"))
             return self.from_notebook_node(notebook, resources, **kw)
         return super().from_filename(filename, resources, **kw)
+
+
+def files_within(find_all_files):
+    """nbgrader's `find_all_files` without the symbolic links that lead out of the folder it walks: nbgrader
+    copies each file a submission holds (shutil.copy follows links) next to the notebook its kernel runs."""
+
+    def found(path, exclude=None):
+        root = os.path.realpath(path)
+        kept = []
+        for name in find_all_files(path, exclude):
+            if os.path.islink(name) and not os.path.realpath(name).startswith(root + os.sep):
+                continue
+            kept.append(name)
+        return kept
+
+    return found

@@ -127,14 +127,23 @@ rnn_course.mape = mape
 # earns, and the students graded after it their own grades. Each prints what it found for the tests.
 ATTACK_PORT = 47613  # the tests listen on this loopback port while the class is graded
 ATTACKS = {
-    "rewrites_the_kit": ("the answer cell rewrites the grading kit's checks on disk", """
-import grader_tests.checks.models as kit_checks
+    "rewrites_the_kit": ("the answer cell rewrites the grading kit on disk", """
+import os, grader_tests
 try:
-    with open(kit_checks.__file__, 'a') as kit_file:
-        kit_file.write('\\ndef check_layers(assignment, namespace):\\n    pass\\n')
+    with open(grader_tests.__file__, 'a') as kit_file:
+        kit_file.write('\\ncheck = lambda assignment, name, namespace: None\\n')
     print('ATTACK kit rewritten')
 except OSError as error:
     print('ATTACK kit refused:', type(error).__name__)
+"""),
+    "reads_the_kit": ("the answer cell looks for the kit's specs, pass marks and checks", """
+import os, grader_tests
+try:
+    import grader_tests.specs
+    print('ATTACK specs imported')
+except ImportError as error:
+    print('ATTACK specs hidden:', type(error).__name__)
+print('ATTACK kit shows:', sorted(name for name in os.listdir(os.path.dirname(grader_tests.__file__)) if name.endswith('.py')))
 """),
     "rewrites_the_data": ("the answer cell overwrites the course data", """
 import os
@@ -244,12 +253,13 @@ print('ATTACK report written')
 
 # What each attack prints when the sandbox stops it (the fork loop's kernel dies of its own loop).
 REFUSED = {"rewrites_the_kit": "ATTACK kit refused", "rewrites_the_data": "ATTACK data refused",
+           "reads_the_kit": "ATTACK specs hidden: ModuleNotFoundError",
            "reads_the_course": "ATTACK readable: nothing", "phones_home": "ATTACK network refused",
            "memory_hog": "ATTACK memory refused"}
 # What the integrity report (integrity.csv) lists for each submission of the GRU quiz's class that
 # tries something: (event, a part of its detail). Every other student of the class has no row.
 REPORTED = {
-    "rewrites_the_kit": [("write denied", "grader_tests/checks/models.py")],
+    "rewrites_the_kit": [("write denied", "grader_tests/__init__.py")],
     "rewrites_the_data": [("write denied", "energy.csv")],
     "phones_home": [("connection denied", f"('127.0.0.1', {ATTACK_PORT})")],
     "fork_loop": [("many processes", "processes started"), ("kernel died", "process limit")],

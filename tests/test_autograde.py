@@ -160,6 +160,8 @@ def test_attacks_on_the_grading_machine_are_stopped_by_the_sandbox(graded, cours
     for attack, refused in REFUSED.items():
         notebook = (course / "autograded" / attack / assignment / NOTEBOOKS[assignment]).read_text()
         assert refused in notebook, f"{attack}: the sandbox did not stop it"
+    kit_seen = (course / "autograded" / "reads_the_kit" / assignment / NOTEBOOKS[assignment]).read_text()
+    assert "ATTACK kit shows: ['__init__.py', 'hand_over.py']" in kit_seen, "the kernel sees more of the kit than runs in it"
     assert "process limit" in outcomes["fork_loop"].problem
     assert graded.loopback_connections == 0, "a kernel reached the grading machine's loopback"
     assert fingerprint(classroom.REPO / "grader_tests") == before_grading["kit"], "student code changed the kit"
@@ -179,6 +181,10 @@ def test_the_integrity_report_lists_each_attempt_and_nothing_else(graded, course
         for event, detail in expected:
             assert any(e == event and detail in d for e, d in found), f"{student}: {event} {detail} not in {found}"
     assert {row["student"] for row in rows} == set(REPORTED), rows
+    # every row is the grader's: nothing the kernel wrote into its report is listed as it wrote it
+    assert not [row for row in rows if "forged" in row["detail"] or "HYPERLINK" in row["event"]], rows
+    assert not [value for row in rows for value in row.values() if value[:1] in "=+-@"], "a cell a spreadsheet runs"
+    assert all(row["source"] in ("grader", "the kernel's report, checked by the grader") for row in rows)
 
 
 @in_group("one_step_rnn_multivariate")
@@ -239,3 +245,21 @@ def test_students_validate_with_the_visible_tests_alone(course, assignment, tmp_
     report = validate(blank)
     graded_cells = sum(1 for c in nbformat.read(blank, as_version=4).cells if c.metadata.get("nbgrader", {}).get("grade"))
     assert f"VALIDATION FAILED ON {graded_cells} CELL(S)" in report, report
+
+
+@in_group("one_step_rnn_multivariate")
+def test_links_out_of_a_submission_are_not_followed(graded, course):
+    """A notebook that is a symbolic link (to another student's) is graded as the released notebook with the
+    reason, and a file linked from outside the submission (the gradebook) is not copied for the kernel."""
+    assignment = "one_step_rnn_multivariate"
+    graded(assignment)
+    folder = course / "submitted" / "links" / assignment
+    folder.mkdir(parents=True)
+    (folder / NOTEBOOKS[assignment]).symlink_to(course / "submitted" / "solution" / assignment / NOTEBOOKS[assignment])
+    (folder / "stolen.db").symlink_to(course / "gradebook.db")
+    (folder / "timestamp.txt").write_text("2026-12-01 10:00:00.000000 UTC")
+    outcome = classroom.autograde(course, "links", assignment)
+    assert outcome.problem is None and outcome.score == 0, outcome
+    notebook = (course / "autograded" / "links" / assignment / NOTEBOOKS[assignment]).read_text()
+    assert "symbolic link" in notebook
+    assert not (course / "autograded" / "links" / assignment / "stolen.db").exists()

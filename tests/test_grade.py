@@ -21,7 +21,9 @@ from instructor.submissions import VARIANTS, build
 pytestmark = [pytest.mark.autograde, pytest.mark.xdist_group("parallel_grading")]
 
 ASSIGNMENT = "data_exploration"
-STUDENTS = ["solution", "other_style", "daily_sum", "blank", "own_kernel"]  # own_kernel: the solution, another kernelspec
+# own_kernel: the solution, another kernelspec; displays_ok: an attack on nbgrader's scoring (a daily sum, and a
+# hook that displays a result in every cell), graded before an honest mistake
+STUDENTS = ["solution", "other_style", "displays_ok", "daily_sum", "blank", "own_kernel"]
 BROKEN = {"broken_file": b'{"cells": [', "no_notebook": None}
 
 
@@ -96,6 +98,18 @@ def test_the_gradebook_is_the_same_as_plain_nbgrader_autograde(both):
         assert parallel[student] == plain[student], student
     assert plain["solution"]["score"] == 7 and plain["daily_sum"]["score"] == 4  # the written answers wait for a TA
     assert parallel["own_kernel"]["score"] == 7
+
+
+def test_a_result_the_kernel_displays_scores_nothing_both_ways(both):
+    """nbgrader scores a test cell by its first execute_result; a hook that displays one in every cell
+    still loses exactly the points of its mistake, graded either way, and the next student is unchanged."""
+    for way in ("plain", "parallel"):
+        scores = gradebook_rows(both[way])
+        tests = scores["displays_ok"]["notebooks"]["data_exploration"][0]
+        lost = {name for name, (auto, _, most, _) in tests.items() if name.startswith("test_") and auto != most}
+        assert lost == {"test_daily_load"}, (way, tests)
+        honest = scores["daily_sum"]["notebooks"]["data_exploration"][0]
+        assert {name for name, (auto, _, most, _) in honest.items() if name.startswith("test_") and auto != most} == {"test_daily_load"}
 
 
 def test_autograded_notebooks_are_the_same_cell_by_cell(both):

@@ -88,3 +88,10 @@ def test_the_student_library_needs_no_research_dependency():
     assert "dask" not in dependencies and "distributed" not in dependencies
     for path in (REPO / "rnn_course").rglob("*.py"):
         assert "dask" not in path.read_text(), f"{path} uses Dask, which students do not install"
+
+
+def test_the_kernel_package_imports_only_itself_and_the_student_library():
+    """grader_tests/kernel/ is mounted alone in the sandbox: nothing else of the kit is there to import."""
+    outside = [f"{name} imports {target}" for name, targets in graph().items() if name.startswith("grader_tests.kernel")
+               for target in targets if not (target.startswith("grader_tests.kernel") or target.startswith("rnn_course"))]
+    assert not outside, outside

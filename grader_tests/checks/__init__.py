@@ -9,4 +9,5 @@ class Check(NamedTuple):
     title: str      # what the student reads: "<title>: passed" or "<title> failed: ..."
     function: object
     reads: object = lambda assignment: ("model",)  # assignment -> the variables the check reads
-    collect: object = None  # (assignment, namespace) -> {name: value} computed in the kernel for the check
+    collect: object = None  # assignment -> what the kernel computes for the check with the student's code
+    #                        (data: grader_tests.kernel.hand_over.collected runs it)
