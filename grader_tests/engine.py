@@ -22,9 +22,9 @@ def outcome_of(assignment, check, namespace) -> tuple:
         try:
             measured = check.function(assignment, namespace)
         except Suspicious as suspicious:
-            return str(suspicious), (suspicious.event, str(suspicious).splitlines()[0]), {}
+            return str(suspicious), (suspicious.event, str(suspicious).splitlines()[0]), suspicious.measured
         except Mismatch as mismatch:
-            return str(mismatch), None, {}
+            return str(mismatch), None, mismatch.measured
         except Exception as error:  # a broken answer must lose the points, not crash the grader
             return f"the check could not run on your notebook ({type(error).__name__}: {plain(error)})", None, {}
     return None, None, dict(measured or {})

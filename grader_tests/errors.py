@@ -11,7 +11,8 @@ class Mismatch(Exception):
     """Raised inside a check with the explanation for the student: what is wrong (a line per
     problem), then what was expected, what was found and what to do, each on a line of its own."""
 
-    def __init__(self, *problems: str, expected=None, found=None, todo=None):
+    def __init__(self, *problems: str, expected=None, found=None, todo=None, measured=None):
+        self.measured = dict(measured or {})  # what the check measured, kept as data with the verdict
         lines = [plain(problem) for problem in problems]
         for label, value in (("expected", expected), ("found", found), ("to do", todo)):
             if value is not None:

@@ -29,7 +29,6 @@ import html
 import io
 import json
 import math
-import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +39,6 @@ from grader_tests.assignments import ASSIGNMENTS as CATALOGUE
 MAPE_TEST = "test_mape"
 SLOWEST = 10
 # What the kit's MAPE checks print (grader_tests/checks/models.py and arima.py), and their failure's "found" line
-PASSED_MAPE = re.compile(r"MAPE [^:\n]*: ([0-9.]+)% \(pass mark")
-PASS_MARK = re.compile(r"\(pass mark: below ([0-9.]+)%")
-FAILED_MAPE = re.compile(r"^found: ([0-9.]+)%$", re.MULTILINE)
 GREEN, RED, BLUE, GREY = "#2e7d32", "#c62828", "#1565c0", "#9e9e9e"
 
 
@@ -127,9 +123,9 @@ def _cell_order(paths) -> list:
     return []
 
 
-def _measured_mape(path: Path, passed: bool) -> float | None:
-    """The MAPE (percent) the grader printed under the test_mape cell, or that its failure found. The
-    grader's outputs come after anything the cell showed itself: the last match counts."""
+def _measured_mape(path: Path) -> float | None:
+    """The MAPE (percent) the grader measured for the test_mape cell, kept as data in the cell's
+    metadata (grader_tests.outside): never read from what the cell printed."""
     import nbformat
 
     try:
@@ -137,40 +133,14 @@ def _measured_mape(path: Path, passed: bool) -> float | None:
     except Exception:
         return None
     cell = next((c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == MAPE_TEST), None)
-    if cell is None:
-        return None
-    outputs = cell.get("outputs", [])
-    if passed:
-        found = PASSED_MAPE.findall("".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream"))
-    else:
-        errors = [o for o in outputs if o.get("output_type") == "error"]
-        found = FAILED_MAPE.findall(errors[-1].get("evalue", "")) if errors else []
-    try:
-        return float(found[-1]) if found else None
-    except ValueError:
-        return None
+    value = ((cell or {}).get("metadata", {}).get("grader") or {}).get("measured", {}).get("mape")
+    return round(value * 100, 6) if isinstance(value, (int, float)) else None
 
 
-def _pass_mark(assignment: str, paths) -> float | None:
-    """The MAPE pass mark in percent: the kit's spec (its one place), else what a test_mape cell printed."""
-    entry = CATALOGUE.get(assignment)
-    threshold = getattr(getattr(entry, "spec", None), "mape_threshold", None)
-    if threshold is not None:
-        return round(threshold * 100, 6)
-    import nbformat
-
-    for path in paths:
-        try:
-            notebook = nbformat.read(path, as_version=4)
-        except Exception:
-            continue
-        for cell in notebook.cells:
-            if cell.metadata.get("nbgrader", {}).get("grade_id") == MAPE_TEST:
-                text = json.dumps(cell.get("outputs", []))
-                found = PASS_MARK.findall(text)
-                if found:
-                    return float(found[-1])
-    return None
+def _pass_mark(assignment: str) -> float | None:
+    """The MAPE pass mark in percent, from the kit's spec (its one place)."""
+    threshold = getattr(getattr(CATALOGUE.get(assignment), "spec", None), "mape_threshold", None)
+    return None if threshold is None else round(threshold * 100, 6)
 
 
 def read_class(root: Path, assignment: str, db_url: str | None = None) -> ClassData:
@@ -221,14 +191,13 @@ def read_class(root: Path, assignment: str, db_url: str | None = None) -> ClassD
                             graded.tests[labels[nb.name, grade.name]] = passed
                             if grade.name == MAPE_TEST:
                                 graded.mape_passed = passed
-                                graded.mape = _measured_mape(
-                                    root / "autograded" / student / assignment / f"{nb.name}.ipynb", passed)
+                                graded.mape = _measured_mape(root / "autograded" / student / assignment / f"{nb.name}.ipynb")
                 data.graded.append(graded)
     if not data.in_gradebook and MAPE_TEST in getattr(CATALOGUE.get(assignment), "tests", ()):
         data.mape_notebooks = [CATALOGUE[assignment].notebook]
     if data.mape_notebooks:
         graded = sorted((root / "autograded").glob(f"*/{assignment}/{data.mape_notebooks[0]}"))
-        data.pass_mark = _pass_mark(assignment, graded)
+        data.pass_mark = _pass_mark(assignment)
     return data
 
 

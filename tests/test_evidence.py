@@ -114,3 +114,114 @@ def test_the_reason_a_file_is_no_notebook_cannot_put_html_in_formgrader():
     shown = markdown2html(note("/course/submitted/s/a/lab.ipynb", ValueError("<img src=x onerror=alert(1)> `x` [a](javascript:b)")))
     assert "<img" not in shown and "<a " not in shown and "<code>x</code>" not in shown  # text, not markup
     assert "Not graded" in shown and "&lt;img" in shown
+
+
+def test_a_result_the_kernel_displays_in_a_test_cell_scores_nothing():
+    """nbgrader scores a test cell by its first execute_result (a number as partial credit, anything else
+    as full marks) before it looks for errors: after the grader, only its verdict counts."""
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+    from nbgrader.utils import determine_grade
+
+    from grader_tests import outside
+
+    def test_cell(name, shown):
+        cell = new_code_cell(f'from grader_tests import check; check("one_step_rnn_multivariate", "{name}", globals())')
+        cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"test_{name}", "points": 4}
+        cell.outputs = [new_output("execute_result", data={"text/plain": shown}, execution_count=1)]
+        return cell
+
+    cells = [test_cell("layers", "'ok'"), test_cell("shapes", "10"), test_cell("mape", "1.5")]
+    forged_graded = new_code_cell("1")  # a graded test cell without the grader's call (not in the source)
+    forged_graded.metadata["nbgrader"] = {"grade": True, "grade_id": "test_extra", "points": 1}
+    nb = new_notebook(cells=[*cells, forged_graded])
+    failed = {"passed": False, "title": "Model layers", "message": "layer 1 should be a GRU layer"}
+    outside.apply(nb, {"layers": failed, "shapes": dict(failed, title="Shapes"),
+                       "mape": {"passed": True, "title": "MAPE", "message": None, "measured": {"mape": 0.02}}})
+    assert [determine_grade(cell)[0] for cell in nb.cells] == [0, 0, 4, 0]
+    assert all(o.output_type != "execute_result" for cell in nb.cells for o in cell.outputs)
+    assert nb.cells[0].outputs[0].data == {"text/plain": "'ok'"}  # still shown to the reader
+    assert nb.cells[2].metadata["grader"] == {"check": "mape", "passed": True, "measured": {"mape": 0.02}}
+
+
+def test_the_cells_source_gives_the_values_they_set():
+    from grader_tests.static import DYNAMIC, statically_set
+
+    found = statically_set(["%matplotlib inline\nT = 6\nHORIZON = 1\nA = B = 2 * T\nX, Y = 1, 2\nEPOCHS = 5\n",
+                            "for i in range(3):\n    EPOCHS = i\nBATCH_SIZE: int = 32\nimport numpy as np\n",
+                            "not python ((", "Z = (W := 3) + 1\nglobals()['LR'] = 1"])
+    assert {k: v for k, v in found.items() if v is not DYNAMIC} == {"T": 6, "HORIZON": 1, "A": 12, "B": 12, "X": 1,
+                                                                    "Y": 2, "BATCH_SIZE": 32}
+    assert found["EPOCHS"] is DYNAMIC and found["np"] is DYNAMIC and found["W"] is DYNAMIC and found["Z"] is DYNAMIC
+    assert "LR" not in found  # set through globals(): a value handed over that no cell sets plainly
+
+
+def test_handed_over_values_must_agree_with_the_cells_and_the_training():
+    from grader_tests import evidence
+    from grader_tests.assignments import ASSIGNMENTS
+    from grader_tests.engine import outcome_of
+
+    assignment = ASSIGNMENTS["one_step_rnn_multivariate"]
+    answers = dict(assignment.spec.answers)
+    check = assignment.checks["hyperparameters"]
+    cells = {**answers}
+    honest = {**answers, "model": object(), evidence.SET_IN_CELLS: cells, evidence.OPTIMIZER_STEPS: 5 * 731}
+    assert outcome_of(assignment, check, honest) == (None, None, {})
+    message, flag, _ = outcome_of(assignment, check, dict(honest, **{evidence.SET_IN_CELLS: dict(cells, EPOCHS=1)}))
+    assert flag[0] == "hand-over disagrees" and "the notebook's cells set EPOCHS = 1" in message
+    message, flag, _ = outcome_of(assignment, check, dict(honest, **{evidence.OPTIMIZER_STEPS: 731}))
+    assert flag[0] == "hand-over disagrees" and "731 optimizer steps" in message and "3,655" in message
+    without_t = {k: v for k, v in cells.items() if k != "T"}
+    message, flag, _ = outcome_of(assignment, check, dict(honest, **{evidence.SET_IN_CELLS: without_t}))
+    assert "no cell of the notebook sets T" in message
+
+
+def test_a_mape_below_any_correct_models_fails_and_is_flagged(monkeypatch):
+    from grader_tests.assignments import ASSIGNMENTS
+    from grader_tests.checks import models
+    from grader_tests.engine import outcome_of
+
+    assignment = ASSIGNMENTS["one_step_rnn_multivariate"]
+    monkeypatch.setattr(models, "trained_model", lambda namespace: object())
+    for mape, expected in ((0.0, "implausible MAPE"), (0.0069, "implausible MAPE"), (0.0163, None)):
+        monkeypatch.setattr(models.model_mape, "measure_in_subprocess", lambda assignment_id, model: {"mape": mape})
+        message, flag, measured = outcome_of(assignment, assignment.checks["mape"], {})
+        assert (flag[0] if flag else None) == expected and measured == {"mape": mape}
+        assert (message is None) == (expected is None)
+
+
+def test_every_check_judges_the_same_model():
+    import keras
+
+    from grader_tests.verdicts import _model_changed
+
+    model = keras.Sequential([keras.Input((6, 2)), keras.layers.GRU(4), keras.layers.Dense(1)])
+    same = keras.models.clone_model(model)
+    same.set_weights(model.get_weights())
+    other = keras.models.clone_model(model)
+    other.set_weights([w + 1 for w in model.get_weights()])
+    assert _model_changed({"layers": {"model": model}, "mape": {"model": same}}) == {}
+    changed = _model_changed({"shapes": {"model": model}, "layers": {"model": same}, "mape": {"model": other}})
+    assert set(changed) == {"shapes", "layers", "mape"} and "test_shapes, test_layers: model 1; test_mape: model 2" in changed["mape"]
+
+
+def test_the_integrity_report_lists_only_what_the_grader_checked(tmp_path):
+    import csv
+
+    from grader_tests import integrity
+
+    lines = [{"event": "write denied", "detail": "/course/grader_tests/__init__.py"},  # a read-only mount: listed
+             {"event": "write denied", "detail": "remove /usr/lib/x"},  # outside the writable folders: listed
+             {"event": "write denied", "detail": "/tmp/allowed"},  # allowed: not a denial
+             {"event": "connection denied", "detail": "('127.0.0.1', 47613)"},
+             {"event": "connection denied", "detail": "__import__('os')"},
+             {"event": "verdict overruled", "detail": "test_layers: forged"},
+             {"event": "=HYPERLINK(\"x\")", "detail": "=1+1"}]
+    raw = "\n".join(json.dumps(line) for line in lines).encode() + b"\nnot json\n"
+    events = integrity.checked_report(raw, ["/work", "/tmp", "/dev"], ["/course/grader_tests"])
+    assert events[:3] == [("write denied", "/course/grader_tests/__init__.py"), ("write denied", "remove /usr/lib/x"),
+                          ("connection denied", "('127.0.0.1', 47613)")]
+    assert events[3][0] == "unchecked report" and events[3][1].startswith("5 line(s)") and len(events) == 4
+    integrity.record(str(tmp_path), ("=cmd|' /C calc'!A0", "a", "n"), events + [("time limit", "-1 s")])
+    rows = list(csv.DictReader((tmp_path / integrity.FILE).open()))
+    assert rows[0]["student"] == "'=cmd|' /C calc'!A0" and rows[-1]["detail"] == "'-1 s"
+    assert rows[0]["source"] == "the kernel's report, checked by the grader" and rows[-1]["source"] == "grader"

@@ -35,9 +35,9 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.filterwarnings("ignore:Object of type:sqlalchemy.exc.SAWarning")  # nbgrader's add_submission
 
 
-def mape_outputs(mape: float | None, monkeypatch) -> list:
-    """The test_mape cell's outputs as the grader leaves them: the kit's real MAPE check run on a
-    made-up measurement, its verdict applied by grader_tests.outside."""
+def mape_cell(mape: float | None, monkeypatch):
+    """The test_mape cell as the grader leaves it (outputs, and the verdict as data in its metadata): the
+    kit's real MAPE check run on a made-up measurement, its verdict applied by grader_tests.outside."""
     from grader_tests.checks import models
 
     assignment = ASSIGNMENTS[ASSIGNMENT]
@@ -46,15 +46,15 @@ def mape_outputs(mape: float | None, monkeypatch) -> list:
     check = assignment.checks["mape"]
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        message = engine.failure_of(assignment, check, {})
+        message, _, measured = engine.outcome_of(assignment, check, {})
     cell = new_code_cell(f'check("{ASSIGNMENT}", "mape", globals())',
                          metadata={"nbgrader": {"grade_id": "test_mape", "grade": True}})
     # what the student's kernel showed comes first; a made-up pass there must not count
     fake = "MAPE on the test period: 0.01% (pass mark: below 3.5%)\n"
     cell.outputs = [new_output("stream", name="stdout", text=fake)]
-    outside.apply(new_notebook(cells=[cell]), {"mape": {"passed": message is None, "message": message,
+    outside.apply(new_notebook(cells=[cell]), {"mape": {"passed": message is None, "message": message, "measured": measured,
                                                         "title": check.title, "printed": printed.getvalue()}})
-    return cell.outputs
+    return cell
 
 
 def make_course(root, monkeypatch) -> None:
@@ -83,7 +83,8 @@ def make_course(root, monkeypatch) -> None:
             cells.append(new_code_cell(f'check("{ASSIGNMENT}", "{test[5:]}", globals())',
                                        metadata={"nbgrader": {"grade_id": test, "grade": True, "points": most}}))
         if mape is not None:
-            cells[-1].outputs = mape_outputs(mape, monkeypatch)
+            graded = mape_cell(mape, monkeypatch)
+            cells[-1].outputs, cells[-1].metadata["grader"] = graded.outputs, graded.metadata["grader"]
         else:
             cells[-1].outputs = [new_output("error", ename="CheckFailed", evalue="the notebook did not reach the "
                                             "grader's check in this cell", traceback=[])]

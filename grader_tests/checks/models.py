@@ -166,7 +166,8 @@ def check_mape(assignment, namespace):
     if not found < threshold:
         raise Mismatch(f"the model's MAPE on the test period ({TEST_START:%Y-%m-%d} to {LAST_HOUR:%Y-%m-%d}) is too high",
                        expected=f"below {threshold:.1%} (what a correctly built and trained model scores)",
-                       found=f"{found:.2%}", todo="check the layers and that the training cell ran to its end")
+                       found=f"{found:.2%}", todo="check the layers and that the training cell ran to its end",
+                       measured={"mape": found})
     below_floor(spec, found)
     print(f"MAPE on the test period: {found:.2%} (pass mark: below {threshold:.1%})")
     return {"mape": found}
@@ -177,7 +178,7 @@ def below_floor(spec, found: float) -> None:
     if found < spec.mape_floor:
         raise Suspicious("implausible MAPE", f"the MAPE on the test period, {found:.2%}, is below what any correctly "
                          f"built and trained model reaches (at least {spec.mape_floor:.1%}, from the calibration)",
-                         todo="your instructor will look at this notebook")
+                         todo="your instructor will look at this notebook", measured={"mape": found})
 
 
 def _answers(assignment):
