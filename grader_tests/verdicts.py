@@ -49,13 +49,14 @@ def verdicts(folder: str, assignment_id: str, sources=()) -> dict:
         except Exception as error:  # e.g. a manifest cut short when the kernel was killed: this check only
             found[name] = {"passed": False, "title": check.title, "printed": "",
                            "message": f"the grader could not read what this cell handed over ({type(error).__name__})"}
-    changed = _model_changed({name: namespace for name, (namespace, _) in namespaces.items()})
+    changed = _changed({name: namespace for name, (namespace, _) in namespaces.items()})
     set_in_cells = statically_set(sources)
     for name, (namespace, problems) in namespaces.items():
         check = assignment.checks[name]
         if name in changed:
-            found[name] = {"passed": False, "title": check.title, "printed": "", "message": changed[name],
-                           "flag": ("model changed", f"test_{name}: {changed[name]}")}
+            event, why = changed[name]
+            found[name] = {"passed": False, "title": check.title, "printed": "", "message": why,
+                           "flag": (event, f"test_{name}: {why}")}
             continue
         namespace[evidence.SET_IN_CELLS] = set_in_cells  # the grader's reading, whatever the kernel named
         printed = io.StringIO()
@@ -70,33 +71,51 @@ def verdicts(folder: str, assignment_id: str, sources=()) -> dict:
     return found
 
 
-def _model_changed(namespaces: dict) -> dict:
-    """{check: why it fails} for the checks handed another model than the first check that read one
-    (another configuration or other weights): every check of a notebook judges the same model."""
-    import keras
+def _changed(namespaces: dict) -> dict:
+    """{check: (event, why it fails)} for the checks handed different values of one variable (another
+    model, other forecasts) than other checks: every check of a notebook judges the same thing. A
+    model is compared by its configuration and weights."""
+    found = {}
+    names = sorted({name for namespace in namespaces.values() for name in namespace})
+    for name in names:
+        prints = {check: _fingerprint(ns[name]) for check, ns in namespaces.items() if name in ns}
+        if len(set(prints.values())) < 2:
+            continue
+        groups = {}
+        for check, fingerprint in prints.items():
+            groups.setdefault(fingerprint, []).append(f"test_{check}")
+        told = "; ".join(f"{', '.join(checks)}: {number}" for number, checks in enumerate(groups.values(), start=1))
+        if name == "model":
+            why = (f"the test cells were handed {len(groups)} different models ({told}): the model's layers or weights "
+                   "changed between the test cells, and every test judges the one model the notebook built and trained")
+        else:
+            why = (f"the test cells were handed {len(groups)} different values of `{name}` ({told}): it changed between "
+                   "the test cells, and every test judges the one value the notebook computed")
+        for check in prints:
+            found.setdefault(check, ("model changed" if name == "model" else "value changed", why))
+    return found
 
-    prints = {name: _fingerprint(ns["model"]) for name, ns in namespaces.items() if isinstance(ns.get("model"), keras.Model)}
-    if len(set(prints.values())) < 2:
-        return {}
-    groups = {}
-    for name, fingerprint in prints.items():
-        groups.setdefault(fingerprint, []).append(f"test_{name}")
-    told = "; ".join(f"{', '.join(names)}: model {number}" for number, names in enumerate(groups.values(), start=1))
-    return {name: f"the test cells were handed {len(groups)} different models ({told}): the model's layers or weights "
-                  "changed between the test cells, and every test judges the one model the notebook built and trained"
-            for name in prints}
 
-
-def _fingerprint(model) -> str:
-    """A hash of a model's configuration and weights."""
+def _fingerprint(value) -> str:
+    """A hash of what a check reads: a model's configuration and weights, an array's values, a value."""
     import hashlib
 
+    import keras
     import numpy as np
+    import pandas as pd
 
-    digest = hashlib.sha256(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
-    for weights in model.get_weights():
-        weights = np.ascontiguousarray(weights)
-        digest.update(f"{weights.dtype}{weights.shape}".encode() + weights.tobytes())
+    digest = hashlib.sha256(type(value).__name__.encode())
+    if isinstance(value, keras.Model):
+        digest.update(json.dumps(value.get_config(), sort_keys=True, default=str).encode())
+        arrays = value.get_weights()
+    elif isinstance(value, (np.ndarray, pd.Series, pd.DataFrame)):
+        arrays = [np.asarray(value)]
+    else:
+        arrays = []
+        digest.update(repr(getattr(value, "shape", value)).encode())
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype}{array.shape}".encode() + (array.tobytes() if array.dtype != object else b""))
     return digest.hexdigest()
 
 

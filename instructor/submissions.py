@@ -268,7 +268,7 @@ REPORTED = {
     "replaces_the_kit_module": [("verdict overruled", f"{test}: the kernel showed passed, the grader's verdict: failed")
                                 for test in ("test_hyperparameters", "test_shapes", "test_layers", "test_mape")],
     "forges_passed": [("verdict overruled", "test_layers: the kernel showed passed, the grader's verdict: failed")],
-    "swaps_the_model": [("model changed", "test_mape: the model handed to this test is not the one handed to test_")],
+    "swaps_the_model": [("model changed", "test_mape: the test cells were handed 2 different models")],
     "trains_one_epoch": [("hand-over disagrees", "test_hyperparameters: the model handed over has 731 optimizer steps")],
     "forges_the_report": [("unchecked report", "3 line(s) of the kernel's own report")],
 }

@@ -192,16 +192,20 @@ def test_a_mape_below_any_correct_models_fails_and_is_flagged(monkeypatch):
 def test_every_check_judges_the_same_model():
     import keras
 
-    from grader_tests.verdicts import _model_changed
+    from grader_tests.verdicts import _changed
 
     model = keras.Sequential([keras.Input((6, 2)), keras.layers.GRU(4), keras.layers.Dense(1)])
     same = keras.models.clone_model(model)
     same.set_weights(model.get_weights())
     other = keras.models.clone_model(model)
     other.set_weights([w + 1 for w in model.get_weights()])
-    assert _model_changed({"layers": {"model": model}, "mape": {"model": same}}) == {}
-    changed = _model_changed({"shapes": {"model": model}, "layers": {"model": same}, "mape": {"model": other}})
-    assert set(changed) == {"shapes", "layers", "mape"} and "test_shapes, test_layers: model 1; test_mape: model 2" in changed["mape"]
+    forecasts = np.arange(6.0).reshape(2, 3)
+    assert _changed({"layers": {"model": model, "T": 6}, "mape": {"model": same, "T": 6}}) == {}
+    changed = _changed({"shapes": {"model": model}, "layers": {"model": same}, "mape": {"model": other}})
+    assert set(changed) == {"shapes", "layers", "mape"} and changed["mape"][0] == "model changed"
+    assert "test_shapes, test_layers: 1; test_mape: 2" in changed["mape"][1]
+    changed = _changed({"walk_forward": {"predictions": forecasts}, "mape": {"predictions": forecasts + 1e-9}})
+    assert changed["mape"][0] == "value changed" and "`predictions`" in changed["mape"][1]
 
 
 def test_the_integrity_report_lists_only_what_the_grader_checked(tmp_path):
