@@ -42,10 +42,23 @@ LIBRARY = importlib.util.find_spec("rnn_course").submodule_search_locations[0]
 DATA = [os.path.abspath(os.environ["RNN_COURSE_DATA"])] if os.environ.get("RNN_COURSE_DATA") else []
 sandbox.install(
     c,
-    read_only=[(KIT, KIT), (LIBRARY, LIBRARY), *((folder, folder) for folder in DATA + [os.path.join(COURSE_ROOT, "data")])],
+    # the kernel sees of the kit only what runs in it (grader_tests/kernel/, as grader_tests)
+    read_only=[(os.path.join(KIT, "kernel"), KIT), (LIBRARY, LIBRARY), *((folder, folder) for folder in DATA + [os.path.join(COURSE_ROOT, "data")])],
     notebook_timeout=900,             # seconds for a whole notebook; the kernel is killed 2 minutes later
-    memory_limit=6 * 1024**3,         # bytes of address space (TensorFlow reserves about 2 GiB at import)
+    memory_limit=6 * 1024**3,         # bytes of address space of each process (TensorFlow reserves about 2 GiB at import)
     process_limit=256,                # processes and threads
+    # Limits of the notebook as a whole (grader_tests/limits.py). Measured on the solutions of the 12
+    # assignments in the sandbox (2026-12-06): the GRU quiz (one_step_rnn_multivariate) peaks at 581 MiB
+    # in its memory cgroup and 990 MiB of resident memory summed over its processes; the most, the
+    # encoder-decoder quiz, 688 MiB and 1.1 GiB. They write at most 6.8 MiB (evidence, XLA's cache); a
+    # cell shows at most 13 KiB of text and 203 KiB of images (PNG figures), a notebook 578 KiB.
+    notebook_memory_limit=6 * 1024**3,  # bytes for all the notebook's processes together (a cgroup), its tmpfs included
+    disk_limit=1024**3,               # bytes the notebook may write: its folder's copy and /tmp are a tmpfs this big
+    text_per_cell=1024**2,            # bytes of text output a cell keeps (more is cut, and reported)
+    images_per_cell=4 * 1024**2,      # bytes of images (base64) a cell keeps
+    output_per_notebook=20 * 1024**2,  # bytes of output a notebook keeps
+    max_message_size=8 * 1024**2,     # a bigger message from the kernel is dropped by ZeroMQ, unread
+    interrupt_grace=10,               # seconds a cell interrupted at its timeout has to end, or its kernel is stopped
 )
 
 # A submitted file that is not a valid notebook is graded as the released notebook (0 points), with a

@@ -11,7 +11,12 @@
 - with no network (its own empty network namespace), its own pid, ipc and uts namespaces, a
   seccomp filter against new namespaces and mounts, and no capabilities;
 - under rlimits: address space (memory), processes, file size, open files;
-- within a wall-time budget for the whole notebook, and a hard kill past it.
+- under limits of the notebook as a whole (grader_tests/limits.py): the memory of all its processes
+  together (a cgroup per kernel, or a watcher), the disk it writes (its writable folders are one
+  tmpfs), the output it shows (per cell and per notebook) and the size of each message it sends;
+- within a wall-time budget for the whole notebook, and a hard kill past it; a cell that ignores the
+  interrupt at its timeout has its kernel stopped. A kernel that ends early leaves its notebook
+  graded as far as it ran.
 
 The kernel talks to nbclient over ZeroMQ's ipc transport: unix sockets in its own folder, which
 both sides see at the same path (a new network namespace cannot reach the grader's loopback).
@@ -24,6 +29,8 @@ one (the same option grades unconfined anywhere, for a comparison of costs).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -41,7 +48,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer, List, Tuple, Unicode, default
 
-from . import evidence, integrity
+from . import evidence, integrity, limits
 
 XLA_CACHE = "/tmp/xla-cache"  # in the sandbox (its private /tmp): XLA's compiled steps (TF_XLA_FLAGS)
 WARM_CACHES = os.path.join(".grader_cache", "xla")  # in the course folder: one per assignment, from its solution
@@ -110,6 +117,11 @@ def _copy_files(source: str, target: str, max_files: int, max_bytes: int) -> Non
             copied += info.st_size
 
 
+def _disk_full(error) -> bool:
+    """The error (of a copy) says the disk is full."""
+    return getattr(error, "errno", None) == errno.ENOSPC or "[Errno 28]" in str(error)
+
+
 def _printable(text, most: int) -> str:
     """What the kernel reported, on one line and without terminal codes (it goes to the log)."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))[:most]
@@ -129,15 +141,27 @@ def watched(cmd: list) -> list:
     return cmd
 
 
-class SandboxKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels run in the sandbox (see the module's docstring)."""
+class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
+    """A kernel manager whose kernels run in the sandbox (see the module's docstring); its sockets, and
+    its clients', are bounded (`limits.BoundedSockets`)."""
 
     run_dir = Unicode("/run/rnn-course-sandbox", config=True, help="root-owned folder of the kernels' folders")
     uid_base = Integer(62000, config=True, help="first uid given to a kernel")
     uid_count = Integer(1000, config=True)
     read_only = List(Tuple(Unicode(), Unicode()), config=True,
                      help="(host path, path in the sandbox) pairs the kernel may read: the kit, the library, the data")
-    memory_limit = Integer(6 * 1024**3, config=True, help="address space of the kernel, bytes (RLIMIT_AS; 0: none)")
+    memory_limit = Integer(6 * 1024**3, config=True, help="address space of each of the kernel's processes, bytes "
+                                                         "(RLIMIT_AS; 0: none)")
+    notebook_memory_limit = Integer(6 * 1024**3, config=True,
+                                    help="memory of all the kernel's processes together, bytes: a cgroup per kernel, or "
+                                         "a watcher where no cgroup can be made (grader_tests.limits; 0: none)")
+    cgroup_parent = Unicode("", config=True, help="a writable memory cgroup folder to make the kernels' cgroups in "
+                                                  "('': the grader's own cgroup, if it can hold children)")
+    disk_limit = Integer(1024**3, config=True, help="bytes the kernel may write in all (its folder is a tmpfs this big)")
+    disk_files_limit = Integer(100_000, config=True, help="files and folders the kernel's tmpfs may hold")
+    max_message_size = Integer(8 * 1024**2, config=True, help="largest message taken from the kernel, bytes (ZeroMQ "
+                                                              "drops a bigger one)")
+    receive_hwm = Integer(4, config=True, help="messages queued per socket in the grader (more wait in the kernel)")
     process_limit = Integer(256, config=True, help="processes and threads of the kernel's uid (RLIMIT_NPROC)")
     file_size_limit = Integer(512 * 1024**2, config=True, help="largest file the kernel may write, bytes")
     open_files_limit = Integer(1024, config=True)
@@ -151,6 +175,10 @@ class SandboxKernelManager(AsyncKernelManager):
     @default("transport")
     def _transport_default(self):
         return "ipc"
+
+    @default("client_factory")
+    def _client_factory_default(self):
+        return limits.BoundedKernelClient
 
     # --- one uid and one folder per kernel ------------------------------------------------------
     def _uids_in_use(self) -> set:
@@ -172,15 +200,149 @@ class SandboxKernelManager(AsyncKernelManager):
         os.makedirs(self.run_dir, mode=0o711, exist_ok=True)
         with open(os.path.join(self.run_dir, ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            self._sweep_stale()
             used = self._uids_in_use()
             uid = next(u for u in range(self.uid_base, self.uid_base + self.uid_count) if u not in used)
             folder = os.path.join(self.run_dir, "k-" + uuid.uuid4().hex[:16])
             os.mkdir(folder, 0o700)
             os.chown(folder, uid, uid)  # claims the uid before the lock is released
+            self._owner = {"pid": os.getpid(), "start": limits.process_start(os.getpid()),
+                           "pid_namespace": os.stat("/proc/self/ns/pid").st_ino}
+            self._write_owner(folder)
+        self.sandbox_uid, self.sandbox_dir = uid, folder
+        self._mount_disk()
         for sub in ("tmp", "work"):
             os.mkdir(os.path.join(folder, sub), 0o700)
             os.chown(os.path.join(folder, sub), uid, uid)
-        self.sandbox_uid, self.sandbox_dir = uid, folder
+
+    def _write_owner(self, folder: str) -> None:
+        """<folder>.owner (root's, beside the kernel's folder, which the kernel could write): which grader
+        process made the folder, and the kernel's cgroup, for `_sweep_stale`."""
+        with open(folder + ".owner.new", "w") as handle:
+            json.dump(self._owner, handle)
+        os.replace(folder + ".owner.new", folder + ".owner")
+
+    def _sweep_stale(self) -> None:
+        """Remove what the kernels of a grader that ended without cleaning up (SIGKILL) left: their
+        processes, tmpfs, cgroup and folder (which hold memory and a uid). Under the run folder's lock."""
+        here = os.stat("/proc/self/ns/pid").st_ino
+        for name in os.listdir(self.run_dir):
+            if not (name.startswith("k-") and name.endswith(".owner")):
+                continue
+            owner_file = os.path.join(self.run_dir, name)
+            try:
+                with open(owner_file) as handle:
+                    owner = json.load(handle)
+                if owner["pid_namespace"] != here or limits.process_start(owner["pid"]) == owner["start"]:
+                    continue  # its grader still runs (or is out of sight)
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            folder = owner_file[:-len(".owner")]
+            with contextlib.suppress(OSError):
+                uid = os.stat(folder).st_uid
+                if self.uid_base <= uid < self.uid_base + self.uid_count:
+                    for pid in limits.uid_processes(uid):
+                        with contextlib.suppress(OSError):
+                            os.kill(pid, signal.SIGKILL)
+            if owner.get("cgroup"):
+                limits.MemoryCgroup(owner.get("cgroup_version", 1), owner["cgroup"], 0).remove(wait=2)
+            with contextlib.suppress(OSError):
+                limits.unmount(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                os.remove(owner_file)
+            self.log.warning("Removed %s, left by a grader that ended without cleaning up", folder)
+
+    # --- limits on the notebook as a whole (grader_tests.limits) ------------------------------------
+    _tmpfs_warned = False
+
+    def _mount_disk(self) -> None:
+        """The kernel's folder (its notebook folder's copy, its /tmp, kernel.json, sockets) becomes a
+        tmpfs of `disk_limit` bytes, owned by the kernel's uid."""
+        self.tmpfs = False
+        if self.disk_limit:
+            error = limits.mount_tmpfs(self.sandbox_dir, self.disk_limit, self.disk_files_limit, self.sandbox_uid)
+            self.tmpfs = error is None
+            if error and not SandboxKernelManager._tmpfs_warned:
+                SandboxKernelManager._tmpfs_warned = True
+                self.log.warning("No tmpfs for the kernels' folders (%s): their disk use is watched instead", error)
+
+    def _make_cgroup(self) -> None:
+        """The kernel's memory cgroup (None where none can be made: the watcher sums its uid's memory)."""
+        self.cgroup = None
+        if self.notebook_memory_limit:
+            self.cgroup = limits.MemoryCgroup.make("rnn-course-" + os.path.basename(self.sandbox_dir),
+                                                   self.notebook_memory_limit, self.cgroup_parent)
+            if self.cgroup is not None:
+                self._owner.update(cgroup=self.cgroup.path, cgroup_version=self.cgroup.version)
+                self._write_owner(self.sandbox_dir)
+            if self.cgroup is None and not SandboxKernelManager._cgroup_warned:
+                SandboxKernelManager._cgroup_warned = True
+                self.log.warning("No writable memory cgroup: the memory of each kernel's processes is watched "
+                                 "from /proc instead (see grader_tests/limits.py)")
+
+    _cgroup_warned = False
+
+    def kill_all(self, pids=()) -> None:
+        """SIGKILL the kernel: its process group (while its leader runs: a reaped one's id may be reused),
+        its cgroup, and `pids` (processes of its uid)."""
+        group = getattr(self.provisioner, "pgid", None)
+        process = getattr(self.provisioner, "process", None)
+        if group and process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(group, signal.SIGKILL)
+        if getattr(self, "cgroup", None):
+            self.cgroup.kill()
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _start_watcher(self) -> None:
+        if getattr(self, "watcher", None) is None or not self.watcher.is_alive():
+            self.watcher = limits.Watcher(uid=self.sandbox_uid, kill=self.kill_all, cgroup=self.cgroup,
+                                          memory_limit=self.notebook_memory_limit, folder=self.sandbox_dir,
+                                          tmpfs=self.tmpfs, disk_limit=self.disk_limit)
+            self.watcher.start()
+
+    def _check_limits(self) -> None:
+        """After the kernel: the limits it reached, as events of the integrity report, and what it used
+        (`usage`, for the log)."""
+        watcher = getattr(self, "watcher", None)
+        if watcher is not None:
+            watcher.stop()
+            if self.tmpfs:
+                watcher.disk_full = watcher.disk_full or limits.is_full(self.sandbox_dir)
+        cgroup = getattr(self, "cgroup", None)
+        over_memory = bool(watcher and watcher.over_memory) or bool(cgroup and cgroup.oom_kills())
+        if over_memory:
+            self.stopped_for = self.stopped_for or "memory"
+            self.events.append(("memory limit", f"all processes together used more than "
+                                                f"{limits.human(self.notebook_memory_limit)}; the kernel was stopped"))
+        if watcher is not None and watcher.over_disk:
+            self.stopped_for = self.stopped_for or "disk"
+        if watcher is not None and (watcher.disk_full or watcher.over_disk):
+            self.events.append(("disk full", f"the notebook's folder and /tmp reached their "
+                                             f"{limits.human(self.disk_limit)} (No space left on device)"
+                                             + ("; the kernel was stopped" if watcher.over_disk else "")))
+        peak = cgroup.peak() if cgroup else (watcher.peak_rss if watcher else None)
+        used = None
+        if self.tmpfs:
+            with contextlib.suppress(OSError):
+                info = os.statvfs(self.sandbox_dir)
+                used = (info.f_blocks - info.f_bfree) * info.f_frsize
+        self.usage = {"memory_peak": peak, "disk_used": used}
+        self.log.debug("Kernel %s used: memory %s at most, disk %s", os.path.basename(self.sandbox_dir),
+                       limits.human(peak) if peak else "?", limits.human(used) if used is not None else "?")
+
+    def _log_kernel_output(self) -> None:
+        """The kernel's own stdout and stderr (not the notebook's: ipykernel's log, crashes) went to a file
+        on its tmpfs; its end goes to the debug log."""
+        path = os.path.join(self.sandbox_dir, "kernel.log")
+        with contextlib.suppress(OSError), open(path, "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 4096))
+            tail = handle.read().decode(errors="replace").strip()
+            if tail:
+                self.log.debug("The kernel's own output ended with:\n%s", tail)
 
     async def _async_pre_start_kernel(self, **kw):
         if not getattr(self, "sandbox_dir", None):  # a restart keeps its uid, folder, sockets and report
@@ -191,6 +353,8 @@ class SandboxKernelManager(AsyncKernelManager):
             os.set_blocking(self._events_read, False)
             os.set_blocking(self._events_write, False)
             self.events = []
+            self.stopped_for = None  # "memory", "disk", "time": why the grader stopped the kernel
+            self._make_cgroup()
         cwd = os.path.realpath(kw.get("cwd") or os.getcwd())
         self.kernel_cwd = cwd  # the notebook's folder, at the same path in the sandbox
         try:
@@ -199,12 +363,23 @@ class SandboxKernelManager(AsyncKernelManager):
             self._copy_warm_cache()
             work = os.path.join(self.sandbox_dir, "work")
             if not os.listdir(work):  # the kernel writes a private copy of the notebook's folder
-                shutil.copytree(cwd, work, dirs_exist_ok=True, symlinks=True, ignore=_special_files)
+                try:
+                    shutil.copytree(cwd, work, dirs_exist_ok=True, symlinks=True, ignore=_special_files)
+                except (OSError, shutil.Error) as error:
+                    if not _disk_full(error):
+                        raise
+                    self.events.append(("disk full", f"the notebook's folder is bigger than the "
+                                                     f"{limits.human(self.disk_limit)} its kernel may write: "
+                                                     "not all of it was copied"))
                 self._hand_over(work)
+            # the kernel's own stdout and stderr (ipykernel's log, a crash), bounded by its tmpfs
+            self._kernel_log = os.open(os.path.join(self.sandbox_dir, "kernel.log"),
+                                       os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         except BaseException:
             self._release()
             raise
         kw["pass_fds"] = (self._events_write,)
+        kw["stdout"] = kw["stderr"] = self._kernel_log
         return self.sandbox_command(watched(cmd), cwd, kw.get("env") or os.environ), kw
 
     def sandbox_command(self, cmd, cwd, env) -> list:
@@ -260,6 +435,11 @@ class SandboxKernelManager(AsyncKernelManager):
                     GRADER_EVIDENCE=os.path.join(cwd, evidence.FOLDER),
                     TF_XLA_FLAGS=f"--tf_xla_persistent_cache_directory={XLA_CACHE}",
                     GRADER_READ_ONLY=os.pathsep.join(target for _, target in self.read_only))
+        plan = getattr(self, "plan", None)
+        if plan is not None:  # what each hidden check hands over, as data (grader_tests.plan)
+            kept["GRADER_PLAN"] = os.path.join(folder, "plan.json")
+            with open(kept["GRADER_PLAN"], "w") as handle:
+                json.dump(plan, handle)
         for name, value in sorted(kept.items()):
             wrap += ["--setenv", name, value]
         seccomp = os.path.join(self.run_dir, "seccomp.bpf")
@@ -269,27 +449,33 @@ class SandboxKernelManager(AsyncKernelManager):
             os.replace(seccomp + ".new", seccomp)
         wrap[1:1] = ["--seccomp", "9"]
         # jupyter_client interrupts with killpg(SIGINT): bwrap's monitor must ignore it (ipykernel
-        # installs its own handler), or an interrupted cell would end the kernel.
-        shell = ["/bin/sh", "-c", 'f=$1; shift; trap "" INT; umask 022; exec "$@" 9<"$f"', "sandbox", seccomp]
+        # installs its own handler), or an interrupted cell would end the kernel. The shell joins the
+        # kernel's memory cgroup first (still root), so everything the kernel starts is charged there;
+        # it ends the launch if it cannot.
+        cgroup = self.cgroup.procs if getattr(self, "cgroup", None) else ""
+        shell = ["/bin/sh", "-c", 'f=$1; g=$2; shift 2; if [ -n "$g" ]; then echo $$ > "$g" || exit 125; fi; '
+                 'trap "" INT; umask 022; exec "$@" 9<"$f"', "sandbox", seccomp, cgroup]
         drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
                 "--inh-caps=-all", "--bounding-set=-all", "--"]
         return shell + limits + wrap + ["--"] + drop + list(cmd)
 
     # --- hard wall-time limit and clean-up --------------------------------------------------------
     async def _async_launch_kernel(self, kernel_cmd, **kw):
-        await super()._async_launch_kernel(kernel_cmd, **kw)
+        try:
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+        finally:
+            if isinstance(kw.get("stdout"), int):
+                with contextlib.suppress(OSError):
+                    os.close(kw["stdout"])  # the kernel holds its own copy
         if self.wall_limit:
             self._wall_timer = asyncio.get_running_loop().call_later(self.wall_limit, self._wall_kill)
+        self._start_watcher()
 
     def _wall_kill(self):
-        group = getattr(self.provisioner, "pgid", None)
         self.log.error("The kernel ran past its wall-time limit (%s s) and was killed", self.wall_limit)
         self.events.append(("time limit", f"the kernel was killed after {self.wall_limit:g} s"))
-        if group:
-            try:
-                os.killpg(group, signal.SIGKILL)
-            except OSError:
-                pass
+        self.stopped_for = self.stopped_for or "time"
+        self.kill_all()
 
     def _keep_evidence(self) -> None:
         """Copy what the hidden test cells wrote down out of the kernel's private folder before it is
@@ -319,9 +505,17 @@ class SandboxKernelManager(AsyncKernelManager):
         target = os.path.join(self.sandbox_dir, "tmp", os.path.basename(XLA_CACHE))
         if os.path.exists(target):  # a restarted kernel keeps its own
             return
-        if source and os.path.isdir(source):
-            shutil.copytree(source, target)
-        else:
+        try:
+            if source and os.path.isdir(source):
+                shutil.copytree(source, target)
+            else:
+                os.mkdir(target)
+        except (OSError, shutil.Error) as error:  # a cache bigger than the kernel's disk: start cold
+            if not _disk_full(error):
+                raise
+            self.log.warning("XLA's warm cache %s does not fit in the kernel's %s: the kernel starts without it",
+                             source, limits.human(self.disk_limit))
+            shutil.rmtree(target, ignore_errors=True)
             os.mkdir(target)
         self._hand_over(target)
 
@@ -352,11 +546,24 @@ class SandboxKernelManager(AsyncKernelManager):
         self.events += integrity.checked_report(b"".join(chunks), writable, read_only)
 
     def _release(self) -> None:
-        """Delete the kernel's folder (which frees its uid) and close its report."""
+        """Stop what is left of the kernel, delete its cgroup and its folder (which frees its uid) and
+        close its report."""
         timer = getattr(self, "_wall_timer", None)
         if timer:
             timer.cancel()
+        if getattr(self, "watcher", None) is not None:
+            self.watcher.stop()
+        self.kill_all()
+        if getattr(self, "tmpfs", False):
+            try:
+                limits.unmount(self.sandbox_dir)
+            except OSError as error:
+                self.log.warning("The kernel's tmpfs could not be unmounted: %s", error)
+        if getattr(self, "cgroup", None) is not None and not self.cgroup.remove():
+            self.log.warning("The kernel's cgroup %s could not be removed", self.cgroup.path)
         shutil.rmtree(self.sandbox_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.remove(self.sandbox_dir + ".owner")
         self.sandbox_dir = None
         for fd in (self._events_read, self._events_write):
             os.close(fd)
@@ -364,10 +571,14 @@ class SandboxKernelManager(AsyncKernelManager):
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
         if not restart and getattr(self, "sandbox_dir", None):
-            self._keep_evidence()
-            self._keep_cache()
-            self._read_events()
-            self._release()
+            try:
+                self._check_limits()
+                self._keep_evidence()
+                self._keep_cache()
+                self._read_events()
+                self._log_kernel_output()
+            finally:
+                self._release()  # the tmpfs and the cgroup are never left behind
 
     # AsyncKernelManager binds cleanup_resources to the base class's function, and nbclient calls it
     # (not shutdown_kernel) when the kernel has died: bind it to the override.
@@ -384,6 +595,15 @@ class SandboxedExecute(Execute):
     sandbox = Bool(True, config=True, help="run kernels in the sandbox; False runs students' code with your rights")
     outside_verdicts = Bool(True, config=True, help="judge the test cells outside the kernel; False (only to measure "
                                                     "what they cost) scores what the kernel shows, which it can forge")
+    interrupt_grace = Float(10, config=True, help="seconds a cell interrupted at its timeout has to end; then the "
+                                                  "kernel is stopped and the notebook graded as far as it ran")
+    text_per_cell = Integer(1024**2, config=True, help="bytes of text output (streams, text, HTML, errors) a cell keeps")
+    images_per_cell = Integer(4 * 1024**2, config=True, help="bytes of image output (base64) a cell keeps")
+    output_per_notebook = Integer(20 * 1024**2, config=True, help="bytes of output the whole notebook keeps")
+    # nbgrader raises when a cell's last output messages (its idle status) do not come within
+    # iopub_timeout; messages can be lost here (one over the socket's size limit drops the connection,
+    # which is then made again), and the notebook goes on instead.
+    raise_on_iopub_timeout = Bool(False, config=True, help="give up the notebook when a cell's outputs are late")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -405,6 +625,7 @@ class SandboxedExecute(Execute):
         manager = super().create_kernel_manager()
         manager.evidence_target = getattr(self, "_evidence_dir", None)
         manager.warm_cache = getattr(self, "_warm_cache", None)
+        manager.plan = getattr(self, "_plan", None)
         self._manager = manager
         return manager
 
@@ -479,14 +700,18 @@ class SandboxedExecute(Execute):
             outside.judge.start()
         try:
             self._warm_cache = self.warm_cache(who[1], who[2])
+            self._plan = self.plan(nb, who[1])
+            if self.kernel_manager_class is not SandboxKernelManager and self._plan is not None:
+                self._unconfined_plan(self._plan)
             with tempfile.TemporaryDirectory(prefix="grader-evidence-") as evidence_dir:
                 self._evidence_dir = evidence_dir
                 try:
                     nb, resources = super().preprocess(nb, resources, km)
-                except DeadKernelError:
-                    self._events.append(("kernel died", "the kernel ended before the notebook did (its own exit, "
-                                                        "or the memory or process limit)"))
-                    raise
+                except DeadKernelError:  # graded as far as it ran
+                    if not getattr(self, "_stopped", None):
+                        self._events.append(("kernel died", "the kernel ended before the notebook did (its own exit, "
+                                                            "or the memory or process limit)"))
+                    self._not_run(nb)
                 finally:
                     self._events[:0] = getattr(self._manager, "events", [])
                 if self.kernel_manager_class is not SandboxKernelManager and os.path.isdir(planted):
@@ -498,6 +723,27 @@ class SandboxedExecute(Execute):
         finally:
             self._report(who)
         return nb, resources
+
+    @staticmethod
+    def plan(nb, assignment_id: str | None) -> dict | None:
+        """What the notebook's hidden checks hand over (grader_tests.plan), for its kernel: the
+        assignment is nbgrader's; a validation, which has none, takes the one its test cells name."""
+        from . import outside
+        from .plan import plan
+
+        named = {assignment for _, assignment, _ in outside.hidden_checks(nb)}
+        assignment_id = assignment_id or (named.pop() if len(named) == 1 else None)
+        try:
+            return plan(assignment_id) if assignment_id else None
+        except KeyError:  # not an assignment of the catalogue: its checks fail with the kernel's own error
+            return None
+
+    def _unconfined_plan(self, plan: dict) -> None:
+        """Without the sandbox, the kernel inherits this process's environment: the plan goes there."""
+        handle, path = tempfile.mkstemp(prefix="grader-plan-", suffix=".json")
+        with os.fdopen(handle, "w") as file:
+            json.dump(plan, file)
+        os.environ[evidence.PLAN] = path
 
     def _apply_verdicts(self, nb, who, evidence_dir):
         """Judge the evidence outside the kernel and give each test cell its verdict. The assignment is
@@ -535,9 +781,159 @@ class SandboxedExecute(Execute):
         integrity.record(os.getcwd(), who, self._events)
 
     async def _async_handle_timeout(self, timeout, cell=None):
+        """Interrupt the cell (nbgrader's reply: CellTimeoutError); a cell that has not ended
+        `interrupt_grace` seconds later (it ignores SIGINT, or catches KeyboardInterrupt and goes on) has
+        its kernel stopped: the notebook is graded as far as it ran (`_not_run`)."""
+        from jupyter_core.utils import ensure_async
+        from nbclient.exceptions import DeadKernelError
+
         number = next((i for i, c in enumerate(self.nb.cells, start=1) if c is cell), "?")
         self._events.append(("time limit", f"cell {number} stopped after {timeout} s"))
-        return await super()._async_handle_timeout(timeout, cell)
+        reply = await super()._async_handle_timeout(timeout, cell)
+        if cell is None or not self.interrupt_on_timeout or self.km is None or self.kc is None:
+            return reply
+        answer = await self._reply_after_interrupt(self.interrupt_grace)
+        if answer is not None:
+            return reply or answer
+        self.log.error("Cell %s ignored the interrupt for %s s: stopping its kernel", number, self.interrupt_grace)
+        self._events.append(("time limit", f"cell {number} ignored the interrupt; the kernel was stopped"))
+        self._stopped = f"it ran past its {timeout} s and ignored the interrupt"
+        if hasattr(self.km, "kill_all"):
+            self.km.kill_all()
+        else:
+            await ensure_async(self.km.kill_kernel())
+        raise DeadKernelError(f"cell {number} ignored the interrupt")
+
+    async def _reply_after_interrupt(self, grace: float):
+        """The kernel's execute_reply if it comes within `grace` seconds (the interrupted cell ended)."""
+        from queue import Empty
+
+        from jupyter_core.utils import ensure_async
+
+        deadline = time.monotonic() + grace
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=left))
+            except Empty:
+                return None
+            if msg.get("msg_type") == "execute_reply":
+                return msg
+        return None
+
+    def preprocess_cell(self, cell, resources, index):
+        self._running = index  # the cell a kernel that ends now was running
+        return super().preprocess_cell(cell, resources, index)
+
+    def _not_run(self, nb) -> None:
+        """After the kernel ended early: the cell it was running and each code cell after it show why,
+        as an error (a test cell among them fails); the cells before keep what they showed."""
+        from nbformat.v4 import new_output
+
+        from .errors import RED, RESET
+
+        manager = getattr(self, "_manager", None)
+        reason = getattr(manager, "stopped_for", None)
+        if getattr(self, "_stopped", None):
+            why = self._stopped
+        elif reason == "memory":
+            why = (f"all its processes together used more than {limits.human(manager.notebook_memory_limit)} "
+                   "of memory, and the grader stopped it")
+        elif reason == "disk":
+            why = f"the notebook wrote more than {limits.human(manager.disk_limit)}, and the grader stopped it"
+        elif reason == "time":
+            why = f"the notebook ran past its {manager.wall_limit:g} s, and the grader stopped it"
+        else:
+            why = "its own exit, or the memory or process limit"
+        running = getattr(self, "_running", None)
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or not cell.source.strip() or (running is not None and index < running):
+                continue
+            if index == running:
+                ename, text = "KernelStopped", f"the kernel ended while this cell ran ({why})"
+            else:
+                cell.outputs = []
+                where = f"in cell {running + 1}" if running is not None else "before the first cell"
+                ename, text = "NotRun", f"not run: the kernel ended {where} ({why})"
+            if cell.metadata.get("nbgrader", {}).get("grade"):
+                text += "; this test failed because it did not run to its end"
+            cell.outputs.append(new_output("error", ename=ename, evalue=text, traceback=[f"{RED}{ename}{RESET}: {text}"]))
+
+    # --- what a notebook's outputs may hold (grader_tests.limits.OutputBudget) --------------------------
+    OUTPUT_TYPES = {"stream", "display_data", "execute_result", "error"}
+
+    def reset_execution_trackers(self):
+        super().reset_execution_trackers()
+        self._budget = limits.OutputBudget(self.text_per_cell, self.images_per_cell, self.output_per_notebook)
+        self._running, self._stopped = None, None
+
+    def _over(self, outs, cell_index, detail: str | None = None) -> None:
+        """Part of the cell's output was cut: the cell's notice says so; the first time, an event."""
+        if self._budget.notice(outs, cell_index):
+            self._events.append(("output limit", f"cell {cell_index + 1}: "
+                                                 + (detail or f"output over the limit was cut ({self._budget.rule()})")))
+
+    def output(self, outs, msg, display_id, cell_index):
+        """Each output message as nbclient receives it: kept if it fits the cell's and the notebook's
+        budget, else cut (`_over`)."""
+        if msg["msg_type"] not in self.OUTPUT_TYPES:
+            return None  # nbclient would log each one (a kernel could fill the log)
+        hooked = bool(self.output_hook_stack[msg["parent_header"].get("msg_id")])  # a widget's Output: booked all the same
+        if self.clear_before_next_output and not hooked:  # nbclient clears the cell before adding this output
+            self._budget.cleared(cell_index)
+        may_join = not any(cell_index in cells for cells in self._display_id_map.values())
+        if not self._budget.admit(msg, outs, cell_index, may_join):
+            if self.clear_before_next_output and not hooked:
+                outs[:] = []
+                self.clear_display_id_mapping(cell_index)
+                self.clear_before_next_output = False
+            self._over(outs, cell_index)
+            return None
+        out = super().output(outs, msg, display_id, cell_index)
+        if self._budget.cut.get(cell_index):
+            self._over(outs, cell_index)
+        return out
+
+    def clear_output(self, outs, msg, cell_index):
+        if not msg["content"].get("wait") and not self.output_hook_stack[msg["parent_header"].get("msg_id")]:
+            self._budget.cleared(cell_index)
+        super().clear_output(outs, msg, cell_index)
+
+    def _update_display_id(self, display_id, msg):
+        """A display update replaces the data of the outputs shown under its id, in any cell: only if
+        each still fits its cell's budget."""
+        content = msg["content"]
+        new = {"data": content.get("data") or {}, "metadata": content.get("metadata") or {}}
+        for cell_index, indices in self._display_id_map.get(display_id, {}).items():
+            outputs = self.nb.cells[cell_index].outputs
+            for i in indices:
+                if i < len(outputs):
+                    old = {"data": outputs[i].get("data") or {}, "metadata": outputs[i].get("metadata") or {}}
+                    if not self._budget.replace(cell_index, old, new):
+                        self._over(outputs, cell_index)
+                        return
+        super()._update_display_id(display_id, msg)
+
+    def handle_comm_msg(self, outs, msg, cell_index):
+        """A widget's state is kept in the notebook's metadata: booked to the notebook's budget."""
+        size = limits.text_cost(msg["content"].get("data")) + sum(len(b) for b in msg.get("buffers") or [])
+        if not self._budget.extra(cell_index, size):
+            self._over(outs, cell_index)
+            return
+        super().handle_comm_msg(outs, msg, cell_index)
+
+    async def on_cell_executed(self, **kwargs):
+        """nbgrader's: an error reply no output showed becomes an output (cut to a few KiB here). And if
+        ZeroMQ dropped a message over the size limit during the cell (and with it the connection that
+        brings outputs), the cell says so and the connection is made again for the next cells."""
+        reply, cell, index = kwargs.get("execute_reply"), kwargs["cell"], kwargs["cell_index"]
+        if reply and (reply.get("content") or {}).get("status") == "error":
+            reply["content"] = limits.short_error(reply["content"])
+        dropped = getattr(self.kc, "iopub_dropped", None)
+        if dropped is not None and await dropped():
+            self._budget.message = getattr(self.km, "max_message_size", 0)
+            self._budget.dropped.add(index)
+            self._over(cell.outputs, index, f"a message over {limits.human(self._budget.message)} was dropped")
+        super().on_cell_executed(**kwargs)
 
     def _get_timeout(self, cell):
         timeout = super()._get_timeout(cell)
@@ -549,9 +945,17 @@ class SandboxedExecute(Execute):
 
 def install(c, read_only, notebook_timeout: int, **kernel_options) -> None:
     """From nbgrader_config.py: run every kernel of `nbgrader autograde` and `nbgrader validate` in the
-    sandbox. `read_only`: (host path, sandbox path) pairs; `kernel_options`: SandboxKernelManager traits."""
+    sandbox. `read_only`: (host path, sandbox path) pairs; `kernel_options`: traits of SandboxKernelManager
+    (limits of the kernel) or of SandboxedExecute (limits of the outputs)."""
+    from nbgrader.converters import base
     from nbgrader.converters.autograde import Autograde
     from nbgrader.validator import Validator
+
+    from .unreadable import files_within
+
+    if not getattr(base.find_all_files, "within", False):  # a link out of a submission is not followed
+        base.find_all_files = files_within(base.find_all_files)
+        base.find_all_files.within = True
 
     autograde = list(Autograde.class_traits()["autograde_preprocessors"].default())
     c.Autograde.autograde_preprocessors = [SandboxedExecute if p is Execute else p for p in autograde]
@@ -561,5 +965,8 @@ def install(c, read_only, notebook_timeout: int, **kernel_options) -> None:
     c.SandboxedExecute.notebook_timeout = notebook_timeout
     c.SandboxKernelManager.read_only = [tuple(pair) for pair in read_only]
     c.SandboxKernelManager.wall_limit = float(notebook_timeout + 120)
-    for name, value in kernel_options.items():
-        setattr(c.SandboxKernelManager, name, value)
+    for name, value in kernel_options.items():  # traits of the kernel manager, or of SandboxedExecute
+        owner = "SandboxKernelManager" if SandboxKernelManager.class_traits().get(name) else "SandboxedExecute"
+        if not getattr(globals()[owner], "class_traits")().get(name):
+            raise TypeError(f"sandbox.install: no option {name!r}")
+        setattr(getattr(c, owner), name, value)

@@ -324,7 +324,9 @@ VARIANTS = [
     *(Variant(name, R, f"attack with a wrong model (LSTM layers): {text}",
               edits=(("model", "GRU(", "LSTM("), ("model", LSTM_MODEL, LSTM_MODEL + code)),
               demo=name == "rewrites_the_kit",
-              **({"problem": "process limit"} if name == "fork_loop" else {"lost": ("test_layers",), "says": ("should be a GRU layer",)}))
+              # the fork loop's kernel dies of its own loop: graded, every test not run
+              **({"lost": TESTS[R], "says": ("did not run",)} if name == "fork_loop"
+                 else {"lost": ("test_layers",), "says": ("should be a GRU layer",)}))
       for name, (text, code) in ATTACKS.items()),
     *(Variant(name, R, f"attack with a wrong model (LSTM layers): {text}",
               edits=(("model", "GRU(", "LSTM("), ("model", LSTM_MODEL, LSTM_MODEL + code)), lost=lost,
@@ -345,7 +347,8 @@ VARIANTS = [
             edits=(("model", "GRU(FIRST_LAYER_LATENT_DIM, return_sequences=True", "GRU(10, return_sequences=True"),),
             lost=("test_layers",), says=("layer 1 should have 6 units",)),
     Variant("kernel_killer", R, "the code ends its own kernel",
-            edits=(("hyperparameters", "EPOCHS = 5", "EPOCHS = 5\nimport os\nos._exit(1)"),), problem="kernel died"),
+            edits=(("hyperparameters", "EPOCHS = 5", "EPOCHS = 5\nimport os\nos._exit(1)"),), lost=TESTS[R],
+            says=("did not run",)),
     Variant("truncated_file", R, demo=True, description="a notebook file cut off in the middle (not valid JSON)", raw=b'{"cells": [{"cell_type": "code", "sou',
             problem="not a valid notebook"),
     Variant("no_notebook", R, "a submission folder without the notebook", missing=True, problem="missing"),

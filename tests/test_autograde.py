@@ -162,7 +162,7 @@ def test_attacks_on_the_grading_machine_are_stopped_by_the_sandbox(graded, cours
         assert refused in notebook, f"{attack}: the sandbox did not stop it"
     kit_seen = (course / "autograded" / "reads_the_kit" / assignment / NOTEBOOKS[assignment]).read_text()
     assert "ATTACK kit shows: ['__init__.py', 'hand_over.py']" in kit_seen, "the kernel sees more of the kit than runs in it"
-    assert "process limit" in outcomes["fork_loop"].problem
+    assert outcomes["fork_loop"].problem is None and outcomes["fork_loop"].score == 0  # its kernel died: graded, 0
     assert graded.loopback_connections == 0, "a kernel reached the grading machine's loopback"
     assert fingerprint(classroom.REPO / "grader_tests") == before_grading["kit"], "student code changed the kit"
     assert fingerprint(data_dir) == before_grading["data"], "student code changed the data"
