@@ -46,6 +46,7 @@ def _load_value(folder, entry):
     if kind == "model":
         import keras
 
+        contained(os.path.join(folder, os.path.basename(entry["file"])))
         return keras.saving.load_model(os.path.join(folder, os.path.basename(entry["file"])), compile=False,
                                        safe_mode=True)
     if kind == "initializer":
@@ -80,6 +81,38 @@ def load(folder: str) -> tuple[dict, dict]:
         if entry.get("kind") == "model" and name == "model":
             namespace[OPTIMIZER_STEPS] = optimizer_steps(os.path.join(folder, os.path.basename(entry["file"])))
     return namespace, problems
+
+
+def contained(path: str) -> None:
+    """Raise ValueError unless the .keras file at `path` holds only what it should: the judge opens it
+    as the instructor, and HDF5 can make a reader open other files (external links, external
+    storage of a dataset's bytes, virtual datasets) or unpack far more than was handed over."""
+    import io
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        if sum(member.file_size for member in members) > MAX_BYTES:
+            raise ValueError("the model file unpacks to more than the grader reads")
+        for member in members:
+            if not member.filename.endswith(".h5"):
+                continue
+            with h5py.File(io.BytesIO(archive.read(member)), "r") as weights:
+                problems = []
+
+                def visit(name, link):
+                    if not isinstance(link, h5py.HardLink):
+                        problems.append(f"{name} is a link")
+                        return
+                    item = weights[name]
+                    if isinstance(item, h5py.Dataset) and (item.is_virtual or item.external):
+                        problems.append(f"{name} keeps its values outside the file")
+
+                weights.visititems_links(visit)
+                if problems:
+                    raise ValueError(f"the model's weights refer to other files ({problems[0]})")
 
 
 def optimizer_steps(path: str) -> int | None:

@@ -6,7 +6,8 @@ notebook again replaces its rows.
 
 Every row is the grader's: its own findings, or a line of the kernel's report (grader_tests.watch)
 that the grader checked against the sandbox's rules and wrote in its own words (`checked_report`);
-the `source` column says which."""
+the `source` column says which. The kernel can write into its report, so a row of that source is a
+claim about its own notebook that fits the rules, not a proof that the attempt was made."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ import posixpath
 FILE = "integrity.csv"
 COLUMNS = ["student", "assignment", "notebook", "event", "detail", "source"]
 REPORTED_BY_KERNEL = {"write denied", "connection denied", "many processes"}  # watch.py's kinds
+# The grader checks that such a line describes what the sandbox denies, and words it itself; it cannot
+# prove that the attempt was made (the kernel can write into its report): a claim about its own notebook.
+KERNEL_REPORT = "the kernel's report: what the sandbox denies, worded by the grader (not proven)"
 WRITE_OPERATIONS = {"remove", "rename", "rmdir", "mkdir", "chmod", "chown", "truncate", "symlink", "link", "utime",
                     "rmtree"}
 MAX_REPORTED = 100  # lines of the kernel's report read (watch.MAX_EVENTS)
@@ -118,7 +122,7 @@ def record(course_root: str, who: tuple, events: list) -> None:
         writer.writeheader()
         writer.writerows(kept)
         for event, detail in events:
-            source = "the kernel's report, checked by the grader" if event in REPORTED_BY_KERNEL else "grader"
+            source = KERNEL_REPORT if event in REPORTED_BY_KERNEL else "grader"
             writer.writerow(dict(zip(COLUMNS, map(_spreadsheet_safe, (*who, event, detail, source)))))
 
 

@@ -477,18 +477,6 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         self.stopped_for = self.stopped_for or "time"
         self.kill_all()
 
-    def _keep_evidence(self) -> None:
-        """Copy what the hidden test cells wrote down out of the kernel's private folder before it is
-        deleted (bounded: at most MAX_CHECKS folders)."""
-        from .evidence import FOLDER, MAX_BYTES, MAX_CHECKS, MAX_FILES
-
-        target = getattr(self, "evidence_target", None)
-        source = self._kernel_folder("work", FOLDER)
-        if target and source:
-            for check in sorted(os.listdir(source))[:MAX_CHECKS]:
-                if self._kernel_folder("work", FOLDER, check):
-                    _copy_files(os.path.join(source, check), os.path.join(target, check), MAX_FILES, MAX_BYTES)
-
     def _kernel_folder(self, *parts) -> str | None:
         """sandbox_dir/<parts> if it is a folder reached through no link (the kernel owns them all)."""
         path = os.path.realpath(self.sandbox_dir)
@@ -573,7 +561,6 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         if not restart and getattr(self, "sandbox_dir", None):
             try:
                 self._check_limits()
-                self._keep_evidence()
                 self._keep_cache()
                 self._read_events()
                 self._log_kernel_output()
@@ -623,7 +610,6 @@ class SandboxedExecute(Execute):
 
     def create_kernel_manager(self):
         manager = super().create_kernel_manager()
-        manager.evidence_target = getattr(self, "_evidence_dir", None)
         manager.warm_cache = getattr(self, "_warm_cache", None)
         manager.plan = getattr(self, "_plan", None)
         self._manager = manager
@@ -698,6 +684,9 @@ class SandboxedExecute(Execute):
         judged = bool(outside.test_cells(nb)) and self.outside_verdicts
         if judged:
             outside.judge.start()
+        self._cwd = cwd
+        self._test_cells = {index: name for index, cell in enumerate(nb.cells) for test, name in outside.test_cells(nb)
+                            if test is cell and name} if judged else {}
         try:
             self._warm_cache = self.warm_cache(who[1], who[2])
             self._plan = self.plan(nb, who[1])
@@ -714,8 +703,6 @@ class SandboxedExecute(Execute):
                     self._not_run(nb)
                 finally:
                     self._events[:0] = getattr(self._manager, "events", [])
-                if self.kernel_manager_class is not SandboxKernelManager and os.path.isdir(planted):
-                    shutil.copytree(planted, evidence_dir, dirs_exist_ok=True, symlinks=True)
                 shutil.rmtree(planted, ignore_errors=True)
                 if judged:
                     self._apply_verdicts(nb, who, evidence_dir)
@@ -821,8 +808,51 @@ class SandboxedExecute(Execute):
         return None
 
     def preprocess_cell(self, cell, resources, index):
+        """Run one cell. A test cell's evidence is what the kernel wrote for its check while that cell
+        ran: removed before it runs, taken out of the kernel's folder when it has run. Evidence written
+        by other cells (a planted hand-over), or by a test cell that never ran, does not count."""
         self._running = index  # the cell a kernel that ends now was running
-        return super().preprocess_cell(cell, resources, index)
+        check = getattr(self, "_test_cells", {}).get(index)
+        if check:
+            self._clear_evidence(check)
+        result = super().preprocess_cell(cell, resources, index)
+        if check:
+            self._take_evidence(check)
+        return result
+
+    def _kernel_evidence(self, *check) -> str | None:
+        """The kernel's evidence folder (or a check's in it) on this machine, if reached through no link."""
+        from .evidence import FOLDER
+
+        manager = getattr(self, "_manager", None)
+        if isinstance(manager, SandboxKernelManager):
+            return manager._kernel_folder("work", FOLDER, *check) if manager.sandbox_dir else None
+        path = os.path.realpath(self._cwd)
+        for part in (FOLDER, *check):
+            path = os.path.join(path, part)
+            if os.path.islink(path) or not os.path.isdir(path):
+                return None
+        return path
+
+    def _clear_evidence(self, check: str) -> None:
+        folder = self._kernel_evidence()
+        if folder is None:
+            return
+        path = os.path.join(folder, check)
+        if os.path.islink(path) or os.path.isfile(path):
+            os.unlink(path)
+        else:
+            shutil.rmtree(path, ignore_errors=True)  # rmtree does not follow links inside the kernel's folder
+
+    def _take_evidence(self, check: str) -> None:
+        """Copy what the test cell of `check` wrote down out of the kernel's folder (bounded, files only)."""
+        from .evidence import MAX_BYTES, MAX_FILES
+
+        source = self._kernel_evidence(check)
+        target = os.path.join(self._evidence_dir, check)
+        shutil.rmtree(target, ignore_errors=True)
+        if source:
+            _copy_files(source, target, MAX_FILES, MAX_BYTES)
 
     def _not_run(self, nb) -> None:
         """After the kernel ended early: the cell it was running and each code cell after it show why,

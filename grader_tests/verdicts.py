@@ -75,8 +75,10 @@ def _changed(namespaces: dict) -> dict:
     """{check: (event, why it fails)} for the checks handed different values of one variable (another
     model, other forecasts) than other checks: every check of a notebook judges the same thing. A
     model is compared by its configuration and weights."""
+    from . import evidence
+
     found = {}
-    names = sorted({name for namespace in namespaces.values() for name in namespace})
+    names = sorted({name for namespace in namespaces.values() for name in namespace} - set(evidence.RESERVED))
     for name in names:
         prints = {check: _fingerprint(ns[name]) for check, ns in namespaces.items() if name in ns}
         if len(set(prints.values())) < 2:

@@ -251,6 +251,16 @@ for name in os.listdir('/proc/self/fd'):
 print('ATTACK report written')
 """
 
+# A test cell's evidence is what its own run wrote: evidence handed over by an answer cell, for test cells
+# that then never run, does not count.
+PLANTS_THE_HAND_OVER = """
+from grader_tests import check
+for name in ('daily_load', 'hourly_profile', 'weekday_profile'):
+    check('data_exploration', name, globals())
+import os
+os._exit(0)
+"""
+
 # What each attack prints when the sandbox stops it (the fork loop's kernel dies of its own loop).
 REFUSED = {"rewrites_the_kit": "ATTACK kit refused", "rewrites_the_data": "ATTACK data refused",
            "reads_the_kit": "ATTACK specs hidden: ModuleNotFoundError",
@@ -447,6 +457,9 @@ VARIANTS += [
             lost=("test_hourly_profile",), says=("hourly_profile` for hour 0 should be",)),
     Variant("displays_ok", D, "attack: a daily sum, and a hook that displays 'ok' and 10 as every cell's result",
             edits=(("daily_load", ".mean()", ".sum()\n" + DISPLAYS_OK),), lost=("test_daily_load",), says=("a sum instead of a mean",)),
+    Variant("plants_the_hand_over", D, "attack: the answer cell hands over every check's evidence itself, then ends "
+            "its kernel so that no test cell runs", edits=(("profiles", WEEKDAY, WEEKDAY + PLANTS_THE_HAND_OVER),),
+            lost=TESTS[D], says=("did not run",)),
     Variant("sunday_first", D, "mistake: weekdays counted from Sunday",
             edits=(("profiles", WEEKDAY, "weekday_profile = energy.groupby(energy.index.strftime('%w'))['load'].mean()"),),
             lost=("test_weekday_profile",), says=("should start with Monday",)),

@@ -2,6 +2,7 @@
 survives the trip, and nothing the student hands in can make the grader run code."""
 
 import json
+import types
 
 import keras
 import numpy as np
@@ -164,12 +165,15 @@ def test_handed_over_values_must_agree_with_the_cells_and_the_training():
     answers = dict(assignment.spec.answers)
     check = assignment.checks["hyperparameters"]
     cells = {**answers}
-    honest = {**answers, "model": object(), evidence.SET_IN_CELLS: cells, evidence.OPTIMIZER_STEPS: 5 * 731}
+    trained, frozen = types.SimpleNamespace(trainable_weights=[0]), types.SimpleNamespace(trainable_weights=[])
+    honest = {**answers, "model": trained, evidence.SET_IN_CELLS: cells, evidence.OPTIMIZER_STEPS: 5 * 731}
     assert outcome_of(assignment, check, honest) == (None, None, {})
     message, flag, _ = outcome_of(assignment, check, dict(honest, **{evidence.SET_IN_CELLS: dict(cells, EPOCHS=1)}))
     assert flag[0] == "hand-over disagrees" and "the notebook's cells set EPOCHS = 1" in message
     message, flag, _ = outcome_of(assignment, check, dict(honest, **{evidence.OPTIMIZER_STEPS: 731}))
     assert flag[0] == "hand-over disagrees" and "731 optimizer steps" in message and "3,655" in message
+    # a frozen model takes no step: the MAPE test judges it, not the hyperparameters test
+    assert outcome_of(assignment, check, dict(honest, model=frozen, **{evidence.OPTIMIZER_STEPS: 0}))[0] is None
     without_t = {k: v for k, v in cells.items() if k != "T"}
     message, flag, _ = outcome_of(assignment, check, dict(honest, **{evidence.SET_IN_CELLS: without_t}))
     assert "no cell of the notebook sets T" in message
@@ -200,7 +204,8 @@ def test_every_check_judges_the_same_model():
     other = keras.models.clone_model(model)
     other.set_weights([w + 1 for w in model.get_weights()])
     forecasts = np.arange(6.0).reshape(2, 3)
-    assert _changed({"layers": {"model": model, "T": 6}, "mape": {"model": same, "T": 6}}) == {}
+    assert _changed({"layers": {"model": model, "T": 6, "__optimizer_steps__": 1},
+                     "mape": {"model": same, "T": 6, "__optimizer_steps__": 2}}) == {}  # the grader's own readings
     changed = _changed({"shapes": {"model": model}, "layers": {"model": same}, "mape": {"model": other}})
     assert set(changed) == {"shapes", "layers", "mape"} and changed["mape"][0] == "model changed"
     assert "test_shapes, test_layers: 1; test_mape: 2" in changed["mape"][1]
@@ -228,4 +233,50 @@ def test_the_integrity_report_lists_only_what_the_grader_checked(tmp_path):
     integrity.record(str(tmp_path), ("=cmd|' /C calc'!A0", "a", "n"), events + [("time limit", "-1 s")])
     rows = list(csv.DictReader((tmp_path / integrity.FILE).open()))
     assert rows[0]["student"] == "'=cmd|' /C calc'!A0" and rows[-1]["detail"] == "'-1 s"
-    assert rows[0]["source"] == "the kernel's report, checked by the grader" and rows[-1]["source"] == "grader"
+    assert rows[0]["source"] == integrity.KERNEL_REPORT and rows[-1]["source"] == "grader"
+
+
+def test_a_model_file_that_refers_to_other_files_is_not_read(tmp_path):
+    """The judge reads the evidence as the instructor: HDF5's external storage or links would make it
+    read (and show) any file of the grading machine."""
+    import io
+    import zipfile
+
+    import h5py
+
+    from grader_tests import evidence
+
+    model = keras.Sequential([keras.Input((6, 2)), keras.layers.GRU(4), keras.layers.Dense(1)])
+    model.compile(optimizer="RMSprop", loss="mse")
+    model.fit(np.zeros((64, 6, 2)), np.zeros((64, 1)), verbose=0)
+    honest = tmp_path / "model.keras"
+    keras.saving.save_model(model, honest)
+    evidence.contained(str(honest))
+    assert evidence.optimizer_steps(str(honest)) == 2
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET")
+    with zipfile.ZipFile(honest) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    for attack in ("external storage", "external link"):
+        weights = io.BytesIO(parts["model.weights.h5"])
+        with h5py.File(weights, "r+") as file:
+            if attack == "external storage":
+                del file["optimizer/vars/0"]
+                layout = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+                layout.set_external(str(secret).encode(), 0, 8)
+                h5py.h5d.create(file["optimizer/vars"].id, b"0", h5py.h5t.STD_I64LE, h5py.h5s.create(h5py.h5s.SCALAR),
+                                dcpl=layout)
+            else:
+                file["layers/extra"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/x")
+        forged = tmp_path / "forged.keras"
+        with zipfile.ZipFile(forged, "w") as archive:
+            for name, data in dict(parts, **{"model.weights.h5": weights.getvalue()}).items():
+                archive.writestr(name, data)
+        with pytest.raises(ValueError, match="refer to other files"):
+            evidence.contained(str(forged))
+        folder = tmp_path / attack.replace(" ", "_")
+        folder.mkdir()
+        (folder / "model.keras").write_bytes(forged.read_bytes())
+        (folder / evidence.MANIFEST).write_text(json.dumps({"model": {"kind": "model", "file": "model.keras"}}))
+        namespace, problems = evidence.load(str(folder))
+        assert "model" not in namespace and "refer to other files" in problems["model"]
