@@ -104,13 +104,18 @@ c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, views.CourseSty
 # Formgrader's pages load MathJax from the Jupyter server (Debian's libjs-mathjax, see the Makefile),
 # not from a CDN; feedback pages, opened anywhere, keep nbconvert's CDN.
 c.HTMLExporter.template_name = "course_formgrade"  # extends nbgrader's "formgrade"
-# What a student wrote (markdown, HTML and JavaScript outputs) must not run in a TA's Formgrader
+# What a student wrote (markdown, HTML, SVG and JavaScript outputs, metadata, names) must not run in a
+# TA's Formgrader nor in the feedback: the course's templates clean markdown and outputs with the
+# course's `clean_html` (instructor/views.py; nbconvert's escapes headings and paragraphs), escape the
+# rest, and give each page a Content-Security-Policy that refuses any other script.
 c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = {"clean_html": "instructor.views.clean_html"}
+c.HTMLExporter.exclude_anchor_links = True  # clean_html drops the headings' ids: their ¶ links would lead nowhere
 c.HTMLExporter.extra_template_basedirs = [str(views.TEMPLATES), views.NBGRADER_TEMPLATES]
-c.HTMLExporter.extra_template_paths = [views.NBGRADER_TEMPLATES]
+c.HTMLExporter.extra_template_paths = [views.NBGRADER_TEMPLATES, str(views.TEMPLATES)]
 c.GenerateFeedback.HTMLExporter.template_name = "course_feedback"  # extends nbgrader's "feedback"
 c.GenerateFeedback.HTMLExporter.extra_template_basedirs = [str(views.TEMPLATES), views.NBGRADER_TEMPLATES]
-c.GenerateFeedback.HTMLExporter.extra_template_paths = [views.NBGRADER_TEMPLATES, views.BOOTSTRAP_CSS]
+c.GenerateFeedback.HTMLExporter.extra_template_paths = [views.NBGRADER_TEMPLATES, views.BOOTSTRAP_CSS, str(views.TEMPLATES)]
 
 # Solutions are the source notebooks without hidden tests, not executed (so they are
 # byte-for-byte reproducible from source/ and contain no machine-dependent output).

@@ -44,15 +44,24 @@ class ReadOrExplain(NotebookExporter):
         return super().from_filename(filename, resources, **kw)
 
 
+# Files a browser runs as a page: Formgrader serves a submission's files from its own origin
+# (/formgrader/submissions/<id>/<file>), where a TA is logged in.
+PAGES = (".html", ".htm", ".xhtml", ".shtml", ".svg", ".xml", ".js", ".mjs")
+
+
 def files_within(find_all_files):
-    """nbgrader's `find_all_files` without the symbolic links that lead out of the folder it walks: nbgrader
-    copies each file a submission holds (shutil.copy follows links) next to the notebook its kernel runs."""
+    """nbgrader's `find_all_files` without the symbolic links that lead out of the folder it walks (nbgrader
+    copies each file a submission holds, following links, next to the notebook its kernel runs) and,
+    in a submission, without the files a browser would run as pages (they stay in submitted/)."""
 
     def found(path, exclude=None):
         root = os.path.realpath(path)
+        submission = os.sep + "submitted" + os.sep in root + os.sep
         kept = []
         for name in find_all_files(path, exclude):
             if os.path.islink(name) and not os.path.realpath(name).startswith(root + os.sep):
+                continue
+            if submission and name.lower().endswith(PAGES):
                 continue
             kept.append(name)
         return kept

@@ -42,6 +42,9 @@ from traitlets import Dict, Float, Integer
 
 REPO = Path(__file__).resolve().parent.parent
 STUDENTS_CONFIG = "/etc/jupyter/nbgrader_config.py"  # read by every user's nbgrader and Jupyter server
+# A student id Formgrader can show: nbgrader's own pages write ids into HTML unescaped (its templates
+# have no autoescape), so an id with markup would run in a TA's browser. Unix names and LMS ids fit.
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class TrustedCollect(ExchangeCollect):
@@ -93,6 +96,9 @@ class TrustedCollect(ExchangeCollect):
     def _judged(self, path: str):
         """The submission's record with its trusted time and its staged copy, or None (reported)."""
         record = self._path_to_record(path)
+        if not SAFE_ID.fullmatch(record["username"]):
+            raise ValueError(f"its student id {record['username']!r} holds characters Formgrader's pages would run as "
+                             "markup (letters, digits, . _ - only)")
         info, inbound = os.lstat(path), os.lstat(self.inbound_path)
         if not stat.S_ISDIR(info.st_mode) or info.st_dev != inbound.st_dev:
             raise ValueError("it is not a folder of the exchange")
@@ -263,6 +269,8 @@ def _receive_tree(data: bytes, target: str):
 def enrol(db_url: str, student_id: str, full_name: str) -> None:
     """Give a student of the gradebook a name ("John Doe": first John, last Doe; one word: the last
     name), unless it has one: Formgrader lists students as "last, first", and "None, None" without."""
+    if not SAFE_ID.fullmatch(student_id):
+        raise ValueError(f"{student_id!r} is not a student id Formgrader can show safely (letters, digits, . _ -)")
     first, _, last = full_name.strip().rpartition(" ")
     with Gradebook(db_url) as gradebook:
         try:

@@ -4,12 +4,26 @@ nbgrader renders both with nbconvert's HTML exporter, whose pages do not style t
 verdict and do not wrap its lines. `nbgrader_config.py` adds `CourseStyle` to both, and the feedback
 page uses the template in `instructor/templates/course_feedback/` (the summary at its top names
 each test and marks it passed or failed).
+
+Everything on those pages that a student wrote (markdown, outputs of their code, cell metadata,
+attachments, their name) is shown to a TA logged in to the course's Jupyter server: `clean_html`
+(nbgrader_config.py makes it the templates' `clean_html` filter) keeps the HTML that formatted text
+needs and escapes the rest, so that no student content can run a script; the templates escape every
+other string and give each page a Content-Security-Policy that refuses any script but the page's own
+(named by a nonce or a hash that `CourseStyle` hands them).
 """
 
+import base64
+import functools
+import hashlib
+import re
+import secrets
 from pathlib import Path
 
+import bleach
 import nbgrader
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from pygments.token import STANDARD_TYPES
 from traitlets import Bool
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -27,17 +41,93 @@ div.output_error pre { background: #fdecea; border-left: 4px solid #b71c1c; padd
 #toc li.lost, #toc li.lost a { color: #b71c1c; }
 #toc li.passed, #toc li.passed a { color: #1b5e20; }
 #toc li.waiting, #toc li.waiting a { color: #6d4c00; }
+/* a student's long words (a URL, a line of code) wrap instead of widening the page; their links, which
+   clean_html leaves without an address, do not look like links */
+div.text_cell_render, div.output_html, div.output_markdown { overflow-wrap: anywhere; }
+.rendered_html a:not([href]) { color: inherit; text-decoration: none; }
 """
+
+
+# MathJax 2's configuration, a script of the pages' own: nbconvert's `text/x-mathjax-config` block would
+# be run by MathJax with eval, which the pages' Content-Security-Policy refuses.
+MATHJAX_CONFIG = ('window.MathJax = {TeX: {equationNumbers: {autoNumber: "AMS", useLabelIds: true}}, '
+                  'tex2jax: {inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]], displayMath: [["$$", "$$"], ["\\\\[", "\\\\]"]], '
+                  'processEscapes: true, processEnvironments: true}, displayAlign: "center", messageStyle: "none", '
+                  'CommonHTML: {linebreaks: {automatic: true}}};')
 
 
 class CourseStyle(CSSHTMLHeaderPreprocessor):
     """nbconvert's page CSS (which it puts in resources["inlining"]["css"], inlined by the templates),
     then the course's. It replaces CSSHTMLHeaderPreprocessor, which nbconvert runs last and which
-    would drop anything added before it."""
+    would drop anything added before it.
+
+    It also gives the templates what their Content-Security-Policy names: the MathJax configuration
+    and its hash (the feedback page, a file, names its scripts by hash: the same notebook gives the
+    same page), and a nonce (resources["csp_nonce"]), a new one for each page rendered, which only the
+    `<script>` elements of Formgrader's page carry (the page holds values of the submission)."""
 
     enabled = Bool(True).tag(config=True)
 
     def preprocess(self, nb, resources):
         nb, resources = super().preprocess(nb, resources)
         resources["inlining"]["css"].append(CSS)
+        resources["mathjax_config"] = MATHJAX_CONFIG
+        resources["mathjax_config_hash"] = "sha256-" + base64.b64encode(hashlib.sha256(MATHJAX_CONFIG.encode()).digest()).decode()
+        resources["csp_nonce"] = secrets.token_urlsafe(18)
         return nb, resources
+
+
+# --- Student content -------------------------------------------------------------------------------
+# The HTML a written answer, a markdown or HTML output (a pandas table) needs, and nothing that runs,
+# loads, styles or positions anything: no script, style, iframe, object, svg, form, base or meta
+# element, no event handler, style or id attribute (an id could stand in for a score box of
+# Formgrader, which finds them by id), no image but one inlined in the notebook (an attachment, a
+# figure). Anything else is escaped: it shows as the text the student wrote. nbconvert's own
+# `clean_html` is stricter than needed (it escapes headings, paragraphs, tables' heads and images),
+# so a written answer would not read well.
+# No link either, but within the page: the link's text stays, the TA does not follow it by a click.
+# A link is a click away from a page of the TA's server: a file the student handed in, which
+# Formgrader serves as a page of the server (/formgrader/submissions/<id>/<file>), or one of
+# Formgrader's pages that write what their address says unescaped (/formgrader/manage_students/<...>).
+# The lesson's own text (the instructor's cells, which autograde restores) keeps its web links.
+TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "details", "dfn", "div",
+    "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins",
+    "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strike", "strong", "sub",
+    "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul", "var",
+})
+# pygments' token classes (a highlighted code block), pandas' tables
+CLASSES = frozenset(STANDARD_TYPES.values()) - {""} | {"highlight", "dataframe"}
+IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/=\s]*\Z", re.IGNORECASE)
+WEB_LINK = re.compile(r"(https?://|mailto:)", re.IGNORECASE)
+NUMBER = re.compile(r"\d{1,4}\Z")
+
+
+def _attribute(tag: str, name: str, value: str, web_links: bool = False) -> bool:
+    """Whether an element keeps this attribute."""
+    if name == "class":
+        return all(c in CLASSES or c.startswith("hl-") and c[3:].isalnum() for c in value.split())
+    if name in ("title", "alt") and tag in ("a", "abbr", "img"):
+        return True
+    if tag == "a" and name == "href":
+        return value.startswith("#") or web_links and bool(WEB_LINK.match(value))
+    if tag == "img" and name == "src":
+        return bool(IMAGE.match(value))  # SVG included: an image's scripts never run
+    if (tag == "img" and name in ("width", "height") or tag in ("td", "th") and name in ("colspan", "rowspan")
+            or tag == "ol" and name == "start" or tag == "table" and name == "border"):
+        return bool(NUMBER.match(value))
+    return tag in ("td", "th") and name == "align" and value in ("left", "center", "right")
+
+
+_CLEANERS = {web_links: bleach.Cleaner(tags=TAGS, attributes=functools.partial(_attribute, web_links=web_links),
+                                       protocols={"http", "https", "mailto", "data"}, strip=False, strip_comments=True)
+             for web_links in (False, True)}
+# A style element goes whole, its rules with it: pandas puts one before each table it shows.
+STYLE = re.compile(r"<style\b.*?</style\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def clean_html(html, web_links: bool = False) -> str:
+    """HTML made safe to show (the templates' `clean_html` filter, nbgrader_config.py); `web_links`: the
+    lesson's text, whose links to the web work."""
+    html = STYLE.sub("", html.decode() if isinstance(html, bytes) else str(html))
+    return _CLEANERS[bool(web_links)].clean(html)

@@ -251,7 +251,8 @@ def test_students_validate_with_the_visible_tests_alone(course, assignment, tmp_
 @in_group("one_step_rnn_multivariate")
 def test_links_out_of_a_submission_are_not_followed(graded, course):
     """A notebook that is a symbolic link (to another student's) is graded as the released notebook with the
-    reason, and a file linked from outside the submission (the gradebook) is not copied for the kernel."""
+    reason; a file linked from outside the submission (the gradebook) is not copied for the kernel, nor a
+    page that Formgrader would serve to a TA from its own origin."""
     assignment = "one_step_rnn_multivariate"
     graded(assignment)
     folder = course / "submitted" / "links" / assignment
@@ -259,8 +260,11 @@ def test_links_out_of_a_submission_are_not_followed(graded, course):
     (folder / NOTEBOOKS[assignment]).symlink_to(course / "submitted" / "solution" / assignment / NOTEBOOKS[assignment])
     (folder / "stolen.db").symlink_to(course / "gradebook.db")
     (folder / "timestamp.txt").write_text("2026-12-01 10:00:00.000000 UTC")
+    (folder / "notes.html").write_text("<script>fetch('/formgrader/api/...')</script>")  # Formgrader would serve it
     outcome = classroom.autograde(course, "links", assignment)
     assert outcome.problem is None and outcome.score == 0, outcome
     notebook = (course / "autograded" / "links" / assignment / NOTEBOOKS[assignment]).read_text()
     assert "symbolic link" in notebook
     assert not (course / "autograded" / "links" / assignment / "stolen.db").exists()
+    assert not (course / "autograded" / "links" / assignment / "notes.html").exists()
+    assert (course / "submitted" / "links" / assignment / "notes.html").exists()  # kept as handed in

@@ -348,3 +348,12 @@ def test_zip_collect_files_canvas_and_moodle_downloads_and_reports_the_rest(tmp_
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:  # Formgrader shows their names
         assert (gradebook.find_student("bochen").first_name, gradebook.find_student("bochen").last_name) == ("Bo", "Chen")
         assert gradebook.find_student("doejohn").last_name == "doejohn"
+
+
+def test_a_student_id_formgrader_would_run_as_markup_is_refused(tmp_path):
+    """nbgrader's own Formgrader pages write student ids into HTML unescaped: the hand-in refuses them."""
+    from instructor.hand_in import SAFE_ID, enrol
+
+    with pytest.raises(ValueError, match="not a student id Formgrader can show safely"):
+        enrol(f"sqlite:///{tmp_path / 'gradebook.db'}", "eve\"'><img src=x onerror=alert(1)>", "Eve")
+    assert all(SAFE_ID.fullmatch(name) for name in ("doejohn", "jdoe42", "ada.lovelace", "grader-course101"))
