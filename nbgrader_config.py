@@ -32,10 +32,10 @@ c.Execute.interrupt_on_timeout = True
 c.Execute.shutdown_kernel = "immediate"
 
 # Every kernel that runs a student's notebook (autograde, and an instructor's validate) runs in the
-# sandbox of grader_tests/sandbox.py: its own unprivileged user, no network, read-only kit, library
+# sandbox of grader_tests/plugins/sandbox.py: its own unprivileged user, no network, read-only kit, library
 # and data, nothing else of the course visible, limits on memory, processes and time.
 sys.path.insert(0, COURSE_ROOT)
-from grader_tests import sandbox  # noqa: E402
+from grader_tests.plugins import sandbox  # noqa: E402
 
 KIT = os.path.join(COURSE_ROOT, "grader_tests")
 LIBRARY = importlib.util.find_spec("rnn_course").submodule_search_locations[0]
@@ -47,7 +47,7 @@ sandbox.install(
     notebook_timeout=900,             # seconds for a whole notebook; the kernel is killed 2 minutes later
     memory_limit=6 * 1024**3,         # bytes of address space of each process (TensorFlow reserves about 2 GiB at import)
     process_limit=256,                # processes and threads
-    # Limits of the notebook as a whole (grader_tests/limits.py). Measured on the solutions of the 12
+    # Limits of the notebook as a whole (grader_tests/plugins/limits.py). Measured on the solutions of the 12
     # assignments in the sandbox (2026-12-06): the GRU quiz (one_step_rnn_multivariate) peaks at 581 MiB
     # in its memory cgroup and 990 MiB of resident memory summed over its processes; the most, the
     # encoder-decoder quiz, 688 MiB and 1.1 GiB. They write at most 6.8 MiB (evidence, XLA's cache); a
@@ -63,7 +63,7 @@ sandbox.install(
 
 # A submitted file that is not a valid notebook is graded as the released notebook (0 points), with a
 # first cell saying why, so that Formgrader and the feedback show the reason.
-c.Autograde.exporter_class = "grader_tests.unreadable.ReadOrExplain"
+c.Autograde.exporter_class = "grader_tests.plugins.unreadable.ReadOrExplain"
 
 # A student who deletes a test cell gets it back; edited read-only and test cells are reset
 # from the gradebook (nbgrader's OverwriteCells) before grading.

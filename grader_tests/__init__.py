@@ -8,13 +8,17 @@ its verdict (`outside`): "<title>: passed", or "<title> failed: <what was expect
 found>" as an error, which loses the cell's points. Nothing the call does reaches stderr (nbgrader
 scores a test cell that writes to stderr as failed). `judge` runs a check at once on a namespace.
 
-Layout, by process: `kernel/` is all that runs in the student's kernel (the sandbox mounts it alone
-as `grader_tests`, with the `plan` of what each check reads as data). The judge runs outside it:
-`verdicts` (the judging process), `engine` (runs one check), `checks/` (the checks by family),
-`specs` (the expected answers), `assignments` (the catalogue: notebook, answer cells, spec, checks,
-the tutorial's MAPE), `evidence` (reads the hand-over back), `static` (reads the cells' source),
-`measure/` (references and MAPE). The nbgrader plug-ins run in nbgrader's process: `sandbox`,
-`outside`, `integrity`, `unreadable`.
+Layout, by process:
+- `kernel/`: all that runs in the student's kernel: the hand-over (the sandbox mounts this folder alone
+  as `grader_tests`, with the `plan` of what each check reads, as data) and `watch`, the audit hook
+  that reports what the sandbox refuses it;
+- `plugins/`: what runs in nbgrader's process: `sandbox` and `limits` (the kernel's sandbox and the
+  notebook-wide limits), `outside` (each test cell gets the grader's verdict), `integrity` (the
+  report), `unreadable` (submitted files that are not notebooks, or links);
+- the rest is the judge, outside the kernel: `verdicts` (the judging process), `engine` (runs one
+  check), `checks/` (the checks by family), `specs` (the expected answers), `assignments` (the
+  catalogue: notebook, answer cells, spec, checks, the tutorial's MAPE), `evidence` (reads the
+  hand-over back), `static` (reads the cells' source), `plan`, `measure/` (references and MAPE).
 """
 
 from .errors import CheckFailed

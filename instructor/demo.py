@@ -13,7 +13,7 @@ import csv
 import time
 from pathlib import Path
 
-from grader_tests import integrity
+from grader_tests.plugins import integrity
 from rnn_course import DataError, load_data
 
 from . import classroom, grade

@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from grader_tests import integrity
+from grader_tests.plugins import integrity
 
 KIT_PARTS = ("nbgrader_config.py", "grader_tests", "instructor")  # plus source/ and release/ of each assignment
 SKIPPED = ("__pycache__", "*.pyc", ".ipynb_checkpoints")

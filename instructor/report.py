@@ -14,7 +14,7 @@ It reads, in the course folder:
 - ``reports/<assignment>/grading.jsonl``, written by the grade command, one line per graded
   submission (the last line of a student counts): the seconds each took, and why one was not graded;
 - the autograded notebooks, for the MAPE the grader measured (the output of the ``test_mape`` cell);
-- ``integrity.csv`` (grader_tests.integrity), the rows of this assignment.
+- ``integrity.csv`` (grader_tests.plugins.integrity), the rows of this assignment.
 
 Running it again gives the same files, apart from the time written in the page.
 """
@@ -33,7 +33,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader_tests import integrity
+from grader_tests.plugins import integrity
 from grader_tests.assignments import ASSIGNMENTS as CATALOGUE
 
 MAPE_TEST = "test_mape"
@@ -125,7 +125,7 @@ def _cell_order(paths) -> list:
 
 def _measured_mape(path: Path) -> float | None:
     """The MAPE (percent) the grader measured for the test_mape cell, kept as data in the cell's
-    metadata (grader_tests.outside): never read from what the cell printed."""
+    metadata (grader_tests.plugins.outside): never read from what the cell printed."""
     import nbformat
 
     try:

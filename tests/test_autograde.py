@@ -18,7 +18,7 @@ import threading
 import nbformat
 import pytest
 
-from grader_tests.integrity import KERNEL_REPORT
+from grader_tests.plugins.integrity import KERNEL_REPORT
 from instructor import classroom
 from instructor.classroom import NOTEBOOKS
 from instructor.submissions import ATTACK_PORT, REFUSED, REPORTED, TESTS, VARIANTS, build, variants
@@ -162,7 +162,7 @@ def test_attacks_on_the_grading_machine_are_stopped_by_the_sandbox(graded, cours
         notebook = (course / "autograded" / attack / assignment / NOTEBOOKS[assignment]).read_text()
         assert refused in notebook, f"{attack}: the sandbox did not stop it"
     kit_seen = (course / "autograded" / "reads_the_kit" / assignment / NOTEBOOKS[assignment]).read_text()
-    assert "ATTACK kit shows: ['__init__.py', 'hand_over.py']" in kit_seen, "the kernel sees more of the kit than runs in it"
+    assert "ATTACK kit shows: ['__init__.py', 'hand_over.py', 'watch.py']" in kit_seen, "the kernel sees more of the kit than runs in it"
     assert outcomes["fork_loop"].problem is None and outcomes["fork_loop"].score == 0  # its kernel died: graded, 0
     assert graded.loopback_connections == 0, "a kernel reached the grading machine's loopback"
     assert fingerprint(classroom.REPO / "grader_tests") == before_grading["kit"], "student code changed the kit"

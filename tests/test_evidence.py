@@ -72,7 +72,7 @@ def test_each_test_cell_shows_the_graders_verdict_and_forged_results_are_listed(
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-    from grader_tests import outside
+    from grader_tests.plugins import outside
     from grader_tests.verdicts import NO_EVIDENCE
 
     def test_cell(name, outputs):
@@ -110,7 +110,7 @@ def test_each_test_cell_shows_the_graders_verdict_and_forged_results_are_listed(
 def test_the_reason_a_file_is_no_notebook_cannot_put_html_in_formgrader():
     from nbconvert.filters import markdown2html
 
-    from grader_tests.unreadable import note
+    from grader_tests.plugins.unreadable import note
 
     shown = markdown2html(note("/course/submitted/s/a/lab.ipynb", ValueError("<img src=x onerror=alert(1)> `x` [a](javascript:b)")))
     assert "<img" not in shown and "<a " not in shown and "<code>x</code>" not in shown  # text, not markup
@@ -123,7 +123,7 @@ def test_a_result_the_kernel_displays_in_a_test_cell_scores_nothing():
     from nbformat.v4 import new_code_cell, new_notebook, new_output
     from nbgrader.utils import determine_grade
 
-    from grader_tests import outside
+    from grader_tests.plugins import outside
 
     def test_cell(name, shown):
         cell = new_code_cell(f'from grader_tests import check; check("one_step_rnn_multivariate", "{name}", globals())')
@@ -216,7 +216,7 @@ def test_every_check_judges_the_same_model():
 def test_the_integrity_report_lists_only_what_the_grader_checked(tmp_path):
     import csv
 
-    from grader_tests import integrity
+    from grader_tests.plugins import integrity
 
     lines = [{"event": "write denied", "detail": "/course/grader_tests/__init__.py"},  # a read-only mount: listed
              {"event": "write denied", "detail": "remove /usr/lib/x"},  # outside the writable folders: listed

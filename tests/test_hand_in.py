@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from grader_tests.sandbox import python_roots
+from grader_tests.plugins.sandbox import python_roots
 from instructor import classroom
 from instructor.submissions import VARIANTS, build
 

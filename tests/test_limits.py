@@ -1,4 +1,4 @@
-"""Limits on a graded notebook as a whole (grader_tests/limits.py): the memory of all its processes
+"""Limits on a graded notebook as a whole (grader_tests/plugins/limits.py): the memory of all its processes
 together, the disk it writes, the output it shows, and a cell that ignores the interrupt.
 
 The first tests run tiny notebooks (no TensorFlow) through `SandboxedExecute` in this process, with
@@ -17,7 +17,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
-from grader_tests import limits, sandbox
+from grader_tests.plugins import limits, sandbox
 from instructor import classroom
 
 MiB, GiB = 1024**2, 1024**3
@@ -162,7 +162,7 @@ def test_what_a_killed_grader_left_is_removed_by_the_next_one(tmp_path):
     grader = subprocess.Popen([sys.executable, "-c", f"""
 import asyncio, sys, time
 sys.path.insert(0, {str(classroom.REPO)!r})
-from grader_tests import sandbox
+from grader_tests.plugins import sandbox
 manager = sandbox.SandboxKernelManager(kernel_name="python3", run_dir={str(run_dir)!r})
 asyncio.run(manager.start_kernel(cwd={str(notebook_folder)!r}))
 print(manager.sandbox_dir, manager.cgroup.path if manager.cgroup else "", flush=True)
@@ -281,7 +281,7 @@ def test_a_kernel_that_ends_itself_is_graded_as_far_as_it_ran(tmp_path):
 
 
 def test_the_course_config_sets_the_limits():
-    from grader_tests.sandbox import SandboxedExecute, SandboxKernelManager
+    from grader_tests.plugins.sandbox import SandboxedExecute, SandboxKernelManager
 
     config = Config()
     namespace = {"get_config": lambda: config, "__file__": str(classroom.REPO / "nbgrader_config.py")}

@@ -17,7 +17,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from grader_tests import engine, integrity, outside
+from grader_tests import engine
+from grader_tests.plugins import integrity, outside
 from grader_tests.assignments import ASSIGNMENTS
 from instructor import report
 from instructor.classroom import NOTEBOOKS, VENV_BIN
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Object of type:sqlalchemy.exc.SA
 
 def mape_cell(mape: float | None, monkeypatch):
     """The test_mape cell as the grader leaves it (outputs, and the verdict as data in its metadata): the
-    kit's real MAPE check run on a made-up measurement, its verdict applied by grader_tests.outside."""
+    kit's real MAPE check run on a made-up measurement, its verdict applied by grader_tests.plugins.outside."""
     from grader_tests.checks import models
 
     assignment = ASSIGNMENTS[ASSIGNMENT]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from jupyter_client.manager import AsyncKernelManager
 
-from grader_tests import sandbox
+from grader_tests.plugins import sandbox
 
 COURSE = Path(__file__).resolve().parents[1]  # this repository, a course folder
 

@@ -4,7 +4,7 @@ suspicious in what the notebook handed over. It goes to the autograde log (a sec
 summary when nbgrader ends) and to integrity.csv in the course folder, one row per event; grading a
 notebook again replaces its rows.
 
-Every row is the grader's: its own findings, or a line of the kernel's report (grader_tests.watch)
+Every row is the grader's: its own findings, or a line of the kernel's report (grader_tests.kernel.watch)
 that the grader checked against the sandbox's rules and wrote in its own words (`checked_report`);
 the `source` column says which. The kernel can write into its report, so a row of that source is a
 claim about its own notebook that fits the rules, not a proof that the attempt was made."""

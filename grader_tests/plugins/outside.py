@@ -1,6 +1,6 @@
 """Turns the grader's outside verdicts into what nbgrader scores: each hidden test cell shows the
 grader's verdict, whatever the student's kernel displayed there; each disagreement goes to the
-integrity report (`grader_tests.integrity`)."""
+integrity report (`grader_tests.plugins.integrity`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import sys
 
 from nbformat.v4 import new_output
 
-from .errors import CheckFailed, passed_line
+from ..errors import CheckFailed, passed_line
 
 HIDDEN_CALL = re.compile(r'check\("(\w+)", "(\w+)", globals\(\)\)')
 TIMEOUT_SECONDS = 600
@@ -118,7 +118,7 @@ def apply(nb, verdicts: dict) -> list:
     Returns the cells whose own outputs claimed otherwise, [(check, shown, verdict)]: a pass shown for
     a failed verdict (printed "passed" text, or a cell that ran to its end without the grader's call),
     or an error for a passed one."""
-    from .verdicts import NO_EVIDENCE
+    from ..verdicts import NO_EVIDENCE
 
     disagreements = []
     for cell, name in test_cells(nb):

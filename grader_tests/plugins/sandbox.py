@@ -11,7 +11,7 @@
 - with no network (its own empty network namespace), its own pid, ipc and uts namespaces, a
   seccomp filter against new namespaces and mounts, and no capabilities;
 - under rlimits: address space (memory), processes, file size, open files;
-- under limits of the notebook as a whole (grader_tests/limits.py): the memory of all its processes
+- under limits of the notebook as a whole (grader_tests/plugins/limits.py): the memory of all its processes
   together (a cgroup per kernel, or a watcher), the disk it writes (its writable folders are one
   tmpfs), the output it shows (per cell and per notebook) and the size of each message it sends;
 - within a wall-time budget for the whole notebook, and a hard kill past it; a cell that ignores the
@@ -48,7 +48,8 @@ from jupyter_client.manager import AsyncKernelManager
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer, List, Tuple, Unicode, default
 
-from . import evidence, integrity, limits
+from .. import evidence
+from . import integrity, limits
 
 XLA_CACHE = "/tmp/xla-cache"  # in the sandbox (its private /tmp): XLA's compiled steps (TF_XLA_FLAGS)
 WARM_CACHES = os.path.join(".grader_cache", "xla")  # in the course folder: one per assignment, from its solution
@@ -128,9 +129,9 @@ def _printable(text, most: int) -> str:
 
 
 def watched(cmd: list) -> list:
-    """The kernel command with ipykernel started by grader_tests.watch, which reports denied attempts
+    """The kernel command with ipykernel started by grader_tests.kernel.watch, which reports denied attempts
     (given as `python -c SOURCE`: the kernel needs no access to the kit to start)."""
-    from . import watch
+    from ..kernel import watch
 
     cmd = list(cmd)
     for i in range(len(cmd) - 1):
@@ -154,7 +155,7 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
                                                          "(RLIMIT_AS; 0: none)")
     notebook_memory_limit = Integer(6 * 1024**3, config=True,
                                     help="memory of all the kernel's processes together, bytes: a cgroup per kernel, or "
-                                         "a watcher where no cgroup can be made (grader_tests.limits; 0: none)")
+                                         "a watcher where no cgroup can be made (grader_tests.plugins.limits; 0: none)")
     cgroup_parent = Unicode("", config=True, help="a writable memory cgroup folder to make the kernels' cgroups in "
                                                   "('': the grader's own cgroup, if it can hold children)")
     disk_limit = Integer(1024**3, config=True, help="bytes the kernel may write in all (its folder is a tmpfs this big)")
@@ -253,7 +254,7 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
                 os.remove(owner_file)
             self.log.warning("Removed %s, left by a grader that ended without cleaning up", folder)
 
-    # --- limits on the notebook as a whole (grader_tests.limits) ------------------------------------
+    # --- limits on the notebook as a whole (grader_tests.plugins.limits) ------------------------------------
     _tmpfs_warned = False
 
     def _mount_disk(self) -> None:
@@ -279,7 +280,7 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
             if self.cgroup is None and not SandboxKernelManager._cgroup_warned:
                 SandboxKernelManager._cgroup_warned = True
                 self.log.warning("No writable memory cgroup: the memory of each kernel's processes is watched "
-                                 "from /proc instead (see grader_tests/limits.py)")
+                                 "from /proc instead (see grader_tests/plugins/limits.py)")
 
     _cgroup_warned = False
 
@@ -349,7 +350,7 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
             self._claim_uid_and_folder()
             self.connection_file = os.path.join(self.sandbox_dir, "kernel.json")
             self.ip = os.path.join(self.sandbox_dir, "ipc")  # an absolute ipc address: <ip>-1 ... <ip>-5
-            self._events_read, self._events_write = os.pipe()  # the kernel's report (grader_tests.watch)
+            self._events_read, self._events_write = os.pipe()  # the kernel's report (grader_tests.kernel.watch)
             os.set_blocking(self._events_read, False)
             os.set_blocking(self._events_write, False)
             self.events = []
@@ -521,7 +522,7 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
             _copy_files(source, target, max_files=10_000, max_bytes=1024**3)
 
     def _read_events(self) -> None:
-        """What the kernel reported (grader_tests.watch), as far as the grader can check it against the
+        """What the kernel reported (grader_tests.kernel.watch), as far as the grader can check it against the
         sandbox's own rules (integrity.checked_report): the kernel can write into its report."""
         chunks = []
         try:
@@ -668,11 +669,12 @@ class SandboxedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         """Run the notebook, then give each hidden test cell the grader's verdict, computed outside the
-        kernel from the evidence its cell wrote down (grader_tests.outside), and report what the
-        sandbox refused it (grader_tests.integrity)."""
+        kernel from the evidence its cell wrote down (grader_tests.plugins.outside), and report what the
+        sandbox refused it (grader_tests.plugins.integrity)."""
         from nbclient.exceptions import DeadKernelError
 
-        from . import evidence, outside
+        from .. import evidence
+        from . import outside
 
         self._deadline = time.monotonic() + self.notebook_timeout if self.notebook_timeout else None
         self._events, self._manager = [], None
@@ -716,7 +718,7 @@ class SandboxedExecute(Execute):
         """What the notebook's hidden checks hand over (grader_tests.plan), for its kernel: the
         assignment is nbgrader's; a validation, which has none, takes the one its test cells name."""
         from . import outside
-        from .plan import plan
+        from ..plan import plan
 
         named = {assignment for _, assignment, _ in outside.hidden_checks(nb)}
         assignment_id = assignment_id or (named.pop() if len(named) == 1 else None)
@@ -822,7 +824,7 @@ class SandboxedExecute(Execute):
 
     def _kernel_evidence(self, *check) -> str | None:
         """The kernel's evidence folder (or a check's in it) on this machine, if reached through no link."""
-        from .evidence import FOLDER
+        from ..evidence import FOLDER
 
         manager = getattr(self, "_manager", None)
         if isinstance(manager, SandboxKernelManager):
@@ -846,7 +848,7 @@ class SandboxedExecute(Execute):
 
     def _take_evidence(self, check: str) -> None:
         """Copy what the test cell of `check` wrote down out of the kernel's folder (bounded, files only)."""
-        from .evidence import MAX_BYTES, MAX_FILES
+        from ..evidence import MAX_BYTES, MAX_FILES
 
         source = self._kernel_evidence(check)
         target = os.path.join(self._evidence_dir, check)
@@ -859,7 +861,7 @@ class SandboxedExecute(Execute):
         as an error (a test cell among them fails); the cells before keep what they showed."""
         from nbformat.v4 import new_output
 
-        from .errors import RED, RESET
+        from ..errors import RED, RESET
 
         manager = getattr(self, "_manager", None)
         reason = getattr(manager, "stopped_for", None)
@@ -888,7 +890,7 @@ class SandboxedExecute(Execute):
                 text += "; this test failed because it did not run to its end"
             cell.outputs.append(new_output("error", ename=ename, evalue=text, traceback=[f"{RED}{ename}{RESET}: {text}"]))
 
-    # --- what a notebook's outputs may hold (grader_tests.limits.OutputBudget) --------------------------
+    # --- what a notebook's outputs may hold (grader_tests.plugins.limits.OutputBudget) --------------------------
     OUTPUT_TYPES = {"stream", "display_data", "execute_result", "error"}
 
     def reset_execution_trackers(self):
