@@ -22,8 +22,9 @@ pytestmark = [pytest.mark.autograde, pytest.mark.xdist_group("parallel_grading")
 
 ASSIGNMENT = "data_exploration"
 # own_kernel: the solution, another kernelspec; displays_ok: an attack on nbgrader's scoring (a daily sum, and a
-# hook that displays a result in every cell), graded before an honest mistake
-STUDENTS = ["solution", "other_style", "displays_ok", "daily_sum", "blank", "own_kernel"]
+# hook that displays a result in every cell), graded before an honest mistake; plants_the_hand_over: an answer cell
+# hands over every check's evidence, then ends its kernel before any test cell runs
+STUDENTS = ["solution", "other_style", "displays_ok", "daily_sum", "plants_the_hand_over", "blank", "own_kernel"]
 BROKEN = {"broken_file": b'{"cells": [', "no_notebook": None}
 
 
@@ -102,7 +103,8 @@ def test_the_gradebook_is_the_same_as_plain_nbgrader_autograde(both):
 
 def test_a_result_the_kernel_displays_scores_nothing_both_ways(both):
     """nbgrader scores a test cell by its first execute_result; a hook that displays one in every cell
-    still loses exactly the points of its mistake, graded either way, and the next student is unchanged."""
+    still loses exactly the points of its mistake, graded either way, and the next student is unchanged.
+    A hand-over planted by an answer cell for test cells that never run gets no points either way."""
     for way in ("plain", "parallel"):
         scores = gradebook_rows(both[way])
         tests = scores["displays_ok"]["notebooks"]["data_exploration"][0]
@@ -110,6 +112,8 @@ def test_a_result_the_kernel_displays_scores_nothing_both_ways(both):
         assert lost == {"test_daily_load"}, (way, tests)
         honest = scores["daily_sum"]["notebooks"]["data_exploration"][0]
         assert {name for name, (auto, _, most, _) in honest.items() if name.startswith("test_") and auto != most} == {"test_daily_load"}
+        planted = scores["plants_the_hand_over"]["notebooks"]["data_exploration"][0]
+        assert all(auto == 0 for name, (auto, _, _, _) in planted.items() if name.startswith("test_")), (way, planted)
 
 
 def test_autograded_notebooks_are_the_same_cell_by_cell(both):
