@@ -46,7 +46,8 @@ def _load_value(folder, entry):
     if kind == "model":
         import keras
 
-        contained(os.path.join(folder, os.path.basename(entry["file"])))
+        path = os.path.join(folder, os.path.basename(entry["file"]))
+        contained(path)
         return keras.saving.load_model(os.path.join(folder, os.path.basename(entry["file"])), compile=False,
                                        safe_mode=True)
     if kind == "initializer":
@@ -83,15 +84,25 @@ def load(folder: str) -> tuple[dict, dict]:
     return namespace, problems
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
 def contained(path: str) -> None:
-    """Raise ValueError unless the .keras file at `path` holds only what it should: the judge opens it
-    as the instructor, and HDF5 can make a reader open other files (external links, external
-    storage of a dataset's bytes, virtual datasets) or unpack far more than was handed over."""
+    """Raise ValueError unless the file at `path` is a .keras archive that holds only what it should:
+    the judge opens it as the instructor, and HDF5 can make a reader open other files (external links,
+    external storage of a dataset's bytes, virtual datasets), declare far more than it holds, or be a
+    legacy Keras HDF5 file that Keras would load by another road (a file named otherwise, or an HDF5
+    file with a zip appended)."""
     import io
     import zipfile
 
     import h5py
 
+    if not path.endswith(".keras") or not zipfile.is_zipfile(path):
+        raise ValueError("a model is handed over as a .keras archive only")
+    with open(path, "rb") as handle:
+        if handle.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
+            raise ValueError("the model file is an HDF5 file, not a .keras archive")
     with zipfile.ZipFile(path) as archive:
         members = archive.infolist()
         if sum(member.file_size for member in members) > MAX_BYTES:
@@ -100,19 +111,23 @@ def contained(path: str) -> None:
             if not member.filename.endswith(".h5"):
                 continue
             with h5py.File(io.BytesIO(archive.read(member)), "r") as weights:
-                problems = []
+                problems, declared = [], [0]
 
                 def visit(name, link):
                     if not isinstance(link, h5py.HardLink):
                         problems.append(f"{name} is a link")
                         return
                     item = weights[name]
-                    if isinstance(item, h5py.Dataset) and (item.is_virtual or item.external):
-                        problems.append(f"{name} keeps its values outside the file")
+                    if isinstance(item, h5py.Dataset):
+                        if item.is_virtual or item.external:
+                            problems.append(f"{name} keeps its values outside the file")
+                        declared[0] += int(item.size or 0) * item.dtype.itemsize
 
                 weights.visititems_links(visit)
                 if problems:
                     raise ValueError(f"the model's weights refer to other files ({problems[0]})")
+                if declared[0] > MAX_BYTES:
+                    raise ValueError("the model's weights declare more values than the grader reads")
 
 
 def optimizer_steps(path: str) -> int | None:

@@ -280,3 +280,67 @@ def test_a_model_file_that_refers_to_other_files_is_not_read(tmp_path):
         (folder / evidence.MANIFEST).write_text(json.dumps({"model": {"kind": "model", "file": "model.keras"}}))
         namespace, problems = evidence.load(str(folder))
         assert "model" not in namespace and "refer to other files" in problems["model"]
+
+
+def test_a_declared_bomb_or_a_legacy_hdf5_model_is_not_read(tmp_path):
+    """A 32 KB model file may declare gigabytes of weights, or be a legacy Keras HDF5 file (which Keras
+    loads by another road), under a .keras name or with a zip appended."""
+    import io
+    import zipfile
+
+    import h5py
+
+    from grader_tests import evidence
+
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(1)])
+    honest = tmp_path / "model.keras"
+    keras.saving.save_model(model, honest)
+    with zipfile.ZipFile(honest) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    weights = io.BytesIO(parts["model.weights.h5"])
+    with h5py.File(weights, "r+") as file:
+        file.create_dataset("layers/bomb", shape=(2**30,), dtype="float32")  # declared, never written
+    bomb = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(bomb, "w") as archive:
+        for name, data in dict(parts, **{"model.weights.h5": weights.getvalue()}).items():
+            archive.writestr(name, data)
+    assert bomb.stat().st_size < 1024**2
+    with pytest.raises(ValueError, match="declare more values"):
+        evidence.contained(str(bomb))
+    legacy = tmp_path / "legacy.keras"
+    with h5py.File(legacy, "w") as file:
+        file["x"] = np.zeros(3)
+    with open(legacy, "ab") as handle:
+        handle.write(honest.read_bytes())  # an HDF5 file with a zip appended
+    with pytest.raises(ValueError, match="HDF5 file, not a .keras archive"):
+        evidence.contained(str(legacy))
+    with pytest.raises(ValueError, match=".keras archive only"):
+        evidence.contained(str(tmp_path / "model.h5"))
+
+
+def test_evidence_is_taken_through_no_link_fifo_or_swapped_folder(tmp_path):
+    """The grader copies a check's evidence as root out of a folder the kernel owns: every step is
+    relative to descriptors opened without following links."""
+    import os
+
+    from grader_tests.plugins import sandbox
+
+    kernel = tmp_path / "kernel"
+    (kernel / ".grader_evidence" / "layers").mkdir(parents=True)
+    (kernel / ".grader_evidence" / "layers" / "manifest.json").write_text("{}")
+    os.mkfifo(kernel / ".grader_evidence" / "layers" / "pipe")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET")
+    (kernel / ".grader_evidence" / "layers" / "stolen.txt").symlink_to(secret)
+    (kernel / ".grader_evidence" / "mape").symlink_to(tmp_path)  # a link where a check's folder should be
+    execute = sandbox.SandboxedExecute.__new__(sandbox.SandboxedExecute)
+    execute._manager, execute._cwd, execute._events = None, str(kernel), []
+    execute._evidence_dir = str(tmp_path / "taken")
+    execute._take_evidence("layers")
+    execute._take_evidence("mape")
+    assert sorted(os.listdir(tmp_path / "taken" / "layers")) == ["manifest.json"]
+    assert not (tmp_path / "taken" / "mape").exists()
+    execute._clear_evidence("mape")  # removes the link, never what it points to
+    execute._clear_evidence("layers")
+    assert secret.exists() and not (kernel / ".grader_evidence" / "mape").exists()
+    assert os.listdir(kernel / ".grader_evidence") == [] and execute._events == []

@@ -123,6 +123,56 @@ def _disk_full(error) -> bool:
     return getattr(error, "errno", None) == errno.ENOSPC or "[Errno 28]" in str(error)
 
 
+NO_FOLLOW = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+def _open_below(start: str, parts) -> int | None:
+    """A descriptor of start/parts..., each part a folder opened without following a link; None if not."""
+    try:
+        fd = os.open(start, NO_FOLLOW | os.O_DIRECTORY)
+    except OSError:
+        return None
+    found = _open_below_fd(fd, parts)
+    os.close(fd)
+    return found
+
+
+def _open_below_fd(fd: int, parts) -> int | None:
+    current = os.dup(fd)
+    for part in parts:
+        try:
+            following = os.open(part, NO_FOLLOW | os.O_DIRECTORY, dir_fd=current)
+        except OSError:  # missing, a file, or a link (ELOOP / ENOTDIR)
+            os.close(current)
+            return None
+        os.close(current)
+        current = following
+    return current
+
+
+def _copy_files_fd(source: int, target: str, max_files: int, max_bytes: int) -> None:
+    """Copy the regular files of the folder `source` (a descriptor) into `target`, within the bounds."""
+    os.makedirs(target, exist_ok=True)
+    copied = 0
+    for name in sorted(os.listdir(source))[:max_files]:
+        try:
+            handle = os.open(name, NO_FOLLOW, dir_fd=source)
+        except OSError:  # a link, or gone
+            continue
+        try:
+            info = os.fstat(handle)
+            if not stat.S_ISREG(info.st_mode) or copied + info.st_size > max_bytes:
+                continue
+            with open(os.path.join(target, os.path.basename(name)), "wb") as out:
+                left = max_bytes - copied
+                while left > 0 and (chunk := os.read(handle, min(1 << 20, left))):
+                    out.write(chunk)
+                    left -= len(chunk)
+                    copied += len(chunk)
+        finally:
+            os.close(handle)
+
+
 def _printable(text, most: int) -> str:
     """What the kernel reported, on one line and without terminal codes (it goes to the log)."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))[:most]
@@ -822,39 +872,62 @@ class SandboxedExecute(Execute):
             self._take_evidence(check)
         return result
 
-    def _kernel_evidence(self, *check) -> str | None:
-        """The kernel's evidence folder (or a check's in it) on this machine, if reached through no link."""
+    def _open_evidence(self) -> int | None:
+        """A descriptor of the kernel's evidence folder, opened one folder at a time without following
+        a link (the kernel owns everything below its folder and may swap a folder for a link at any
+        moment: every later step is relative to descriptors, never to a path it could change)."""
         from ..evidence import FOLDER
 
         manager = getattr(self, "_manager", None)
         if isinstance(manager, SandboxKernelManager):
-            return manager._kernel_folder("work", FOLDER, *check) if manager.sandbox_dir else None
-        path = os.path.realpath(self._cwd)
-        for part in (FOLDER, *check):
-            path = os.path.join(path, part)
-            if os.path.islink(path) or not os.path.isdir(path):
+            if not manager.sandbox_dir:
                 return None
-        return path
+            start, parts = os.path.realpath(manager.sandbox_dir), ("work", FOLDER)
+        else:
+            start, parts = os.path.realpath(self._cwd), (FOLDER,)
+        return _open_below(start, parts)
 
     def _clear_evidence(self, check: str) -> None:
-        folder = self._kernel_evidence()
+        """Remove what the kernel wrote for `check` before its test cell runs."""
+        folder = self._open_evidence()
         if folder is None:
             return
-        path = os.path.join(folder, check)
-        if os.path.islink(path) or os.path.isfile(path):
-            os.unlink(path)
-        else:
-            shutil.rmtree(path, ignore_errors=True)  # rmtree does not follow links inside the kernel's folder
+        try:
+            try:
+                shutil.rmtree(check, dir_fd=folder)  # the fd-based rmtree: it follows no link
+            except NotADirectoryError:
+                os.unlink(check, dir_fd=folder)
+            except OSError as error:
+                if error.errno == errno.ENOENT:
+                    return
+                os.unlink(check, dir_fd=folder)  # a link where the folder was
+        except OSError as error:  # whatever the kernel made of it, grading goes on
+            self._events.append(("evidence tampered", f"test_{check}: its evidence could not be cleared ({error.strerror})"))
+        finally:
+            os.close(folder)
 
     def _take_evidence(self, check: str) -> None:
-        """Copy what the test cell of `check` wrote down out of the kernel's folder (bounded, files only)."""
+        """Copy what the test cell of `check` wrote down out of the kernel's folder: regular files only,
+        each opened relative to the folder's descriptor without following a link (bounded)."""
         from ..evidence import MAX_BYTES, MAX_FILES
 
-        source = self._kernel_evidence(check)
         target = os.path.join(self._evidence_dir, check)
         shutil.rmtree(target, ignore_errors=True)
-        if source:
-            _copy_files(source, target, MAX_FILES, MAX_BYTES)
+        folder = self._open_evidence()
+        if folder is None:
+            return
+        try:
+            source = _open_below_fd(folder, (check,))
+            if source is not None:
+                try:
+                    _copy_files_fd(source, target, MAX_FILES, MAX_BYTES)
+                finally:
+                    os.close(source)
+        except OSError as error:
+            shutil.rmtree(target, ignore_errors=True)
+            self._events.append(("evidence tampered", f"test_{check}: its evidence could not be read ({error.strerror})"))
+        finally:
+            os.close(folder)
 
     def _not_run(self, nb) -> None:
         """After the kernel ended early: the cell it was running and each code cell after it show why,
