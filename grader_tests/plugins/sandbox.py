@@ -173,11 +173,6 @@ def _copy_files_fd(source: int, target: str, max_files: int, max_bytes: int) -> 
             os.close(handle)
 
 
-def _printable(text, most: int) -> str:
-    """What the kernel reported, on one line and without terminal codes (it goes to the log)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))[:most]
-
-
 def watched(cmd: list) -> list:
     """The kernel command with ipykernel started by grader_tests.kernel.watch, which reports denied attempts
     (given as `python -c SOURCE`: the kernel needs no access to the kit to start)."""
