@@ -60,6 +60,7 @@ class Result:
     max_score: float = 0.0
     problem: str | None = None
     worker: str | None = None
+    started: str = ""  # when a worker began grading it (UTC)
     finished: str = ""
     submission: str = ""  # submission_digest() of what was graded
 
@@ -301,7 +302,7 @@ def grade_on_worker(kit_id: str, kit: bytes, gradebook: bytes, assignment: str, 
     """Autograde one student in a scratch course folder; return what the course's folder needs."""
     from nbgrader.api import Gradebook
 
-    started = time.monotonic()
+    began, started = time.time(), time.monotonic()
     kit_root = _kit_folder(kit_id, kit)
     with tempfile.TemporaryDirectory(prefix=f"grade-{assignment}-") as scratch:
         course = Path(scratch)
@@ -324,7 +325,7 @@ def grade_on_worker(kit_id: str, kit: bytes, gradebook: bytes, assignment: str, 
                   "autograded": pack_folder(autograded) if returncode == 0 and autograded.is_dir() else None,
                   "scores": _scores(course, assignment, student) if returncode == 0 else None,
                   "integrity": _integrity_rows(course / integrity.FILE)}
-    result["seconds"] = time.monotonic() - started
+    result["seconds"], result["began"] = time.monotonic() - started, began
     return result
 
 
@@ -524,7 +525,6 @@ def grade(root: Path, assignments, workers: int = 2, scheduler: str | None = Non
                                  options) for assignment in assignments]
         futures = {future: (one, *student) for one in classes for future, student in one.pop("futures").items()}
         progress = Progress(len(futures), ", ".join(assignments) if len(assignments) < 3 else "grading", quiet)
-        started = time.monotonic()
         try:
             for future in as_completed(futures):
                 one, student, digest = futures.pop(future)  # a collected result is not kept (nor recomputed)
@@ -536,12 +536,12 @@ def grade(root: Path, assignments, workers: int = 2, scheduler: str | None = Non
                 one["results"].append(result)
                 progress.finished(describe(result, len(assignments) > 1), problem=result.score is None)
                 if len(one["results"]) == one["count"]:
-                    _finish_class(root, one, db_url, time.monotonic() - started, cluster, quiet, report)
+                    _finish_class(root, one, db_url, cluster, quiet, report)
         finally:
             progress.close()
         for one in classes:
             if not one["count"]:  # nothing to grade: the report is still written
-                _finish_class(root, one, db_url, 0.0, cluster, quiet, report)
+                _finish_class(root, one, db_url, cluster, quiet, report)
     return [result for one in classes for result in one["results"]]
 
 
@@ -573,8 +573,8 @@ def _submit_class(root, client, kit, kit_id, assignment, db_url, course_id, stud
             "results": [], "skipped": skipped, "log": log}
 
 
-def _finish_class(root, one, db_url, wall, client, quiet, report) -> None:
-    _summary(one["assignment"], one["results"], one["skipped"], wall, client, quiet)
+def _finish_class(root, one, db_url, client, quiet, report) -> None:
+    _summary(one["assignment"], one["results"], one["skipped"], client, quiet)
     if report:
         from .report import write_report
 
@@ -603,6 +603,7 @@ def _collect(root, future, student, assignment, notebooks, db_url, course_id) ->
             result.problem = f"grading failed on the worker: {type(error).__name__}: {error}"
     else:
         result.seconds, result.worker = round(done["seconds"], 2), done["worker"]
+        result.started = datetime.fromtimestamp(done["began"], UTC).isoformat(timespec="milliseconds")
         try:
             if done["returncode"] != 0 or done["autograded"] is None:
                 result.problem = (missing_notebooks(root, assignment, student, notebooks, graded=False)
@@ -618,16 +619,25 @@ def _collect(root, future, student, assignment, notebooks, db_url, course_id) ->
     if result.score is None:
         with contextlib.suppress(Exception):  # best effort: the line above already says what went wrong
             _retry_while_locked(lambda: _add_student(db_url, course_id, student))
-    result.finished = datetime.now(UTC).isoformat(timespec="seconds")
+    result.finished = datetime.now(UTC).isoformat(timespec="milliseconds")
     return result
 
 
-def _summary(assignment, results, skipped, wall, client, quiet) -> None:
+def own_wall_time(results) -> float:
+    """Seconds from the first of these submissions starting on a worker to the last one recorded: the
+    assignment's own time, whatever else the workers graded before and after."""
+    began = [datetime.fromisoformat(r.started) for r in results if r.started]
+    ended = [datetime.fromisoformat(r.finished) for r in results if r.finished]
+    return (max(ended) - min(began)).total_seconds() if began and ended else 0.0
+
+
+def _summary(assignment, results, skipped, client, quiet) -> None:
     if quiet:
         return
     graded = [r for r in results if r.score is not None]
     failed = [r for r in results if r.score is None]
     workers = len(client.scheduler_info(n_workers=-1)["workers"])
+    wall = own_wall_time(results)
     lines = [f"{assignment}: {len(graded)} graded, {len(failed)} not graded, {skipped} skipped, "
              f"in {wall:.0f} s on {workers} worker(s)"]
     if graded:

@@ -12,7 +12,6 @@
 import datetime
 import json
 import os
-import pwd
 import shutil
 import subprocess
 import sys
@@ -23,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from grader_tests.plugins.sandbox import python_roots
 from instructor import classroom
 from instructor.submissions import VARIANTS, build
+
+from accounts import Account
 
 ASSIGNMENT = "data_exploration"
 NOTEBOOK = classroom.NOTEBOOKS[ASSIGNMENT]
@@ -39,63 +39,11 @@ def variant(name):
     return next(v for v in VARIANTS if v.assignment == ASSIGNMENT and v.name == name)
 
 
-# --- running something as a student ------------------------------------------------------------------
-def reachable_environment() -> list:
-    """bwrap options that let an unprivileged user run this Python (which may lie under /root or a
-    private temporary folder): each folder the user could not cross is hidden under an empty tmpfs,
-    and the environment and the student library are mounted back, read-only, at their own paths."""
-    library = Path(__import__("rnn_course").__file__).parent
-    options, hidden, made = [], set(), set()
-    for path in sorted({*python_roots(), str(library)}):
-        ancestors = [str(a) for a in reversed(Path(path).parents)][1:]  # without "/"
-        blocked = next((a for a in ancestors if not os.stat(a).st_mode & 0o001), None)
-        if blocked is None:
-            continue
-        if blocked not in hidden:
-            options += ["--tmpfs", blocked]
-            hidden.add(blocked)
-            made.add(blocked)
-        for folder in ancestors[ancestors.index(blocked) + 1:]:
-            if folder not in made:
-                options += ["--dir", folder]
-                made.add(folder)
-        options += ["--ro-bind", path, path]
-    return options
-
-
-class Student:
-    """A real Unix user with a private home, who runs commands in it as themselves."""
+class Student(Account):
+    """A student of the exchange: a real Unix account, with the students' nbgrader configuration."""
 
     def __init__(self, name: str, config_dir: Path):
-        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)  # left over from an interrupted run
-        subprocess.run(["useradd", "--create-home", "--user-group", "--shell", "/bin/sh",
-                        "--comment", f"{name.split('-')[1].title()} Tester", name], check=True)
-        self.name, self.entry = name, pwd.getpwnam(name)
-        self.home = Path(self.entry.pw_dir)
-        self.home.chmod(0o700)  # as on a JupyterHub: no student reads another's home
-        self.config_dir = config_dir
-
-    def run(self, *command: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-        env = {"HOME": str(self.home), "USER": self.name, "LOGNAME": self.name, "LANG": "C.UTF-8",
-               "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "JUPYTER_CONFIG_PATH": str(self.config_dir)}
-        command = ["bwrap", "--dev-bind", "/", "/", *reachable_environment(), "--chdir", str(self.home), "--",
-                   "setpriv", f"--reuid={self.entry.pw_uid}", f"--regid={self.entry.pw_gid}", "--init-groups",
-                   "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--",
-                   "env", "-i", *(f"{k}={v}" for k, v in env.items()), *command]
-        done = subprocess.run(command, check=False, input=stdin, capture_output=True, timeout=300)
-        done.output = (done.stdout + done.stderr).decode(errors="replace")
-        return done
-
-    def must(self, *command: str, stdin: bytes | None = None) -> str:
-        done = self.run(*command, stdin=stdin)
-        assert done.returncode == 0, f"{self.name}: {' '.join(command)} failed:\n{done.output}"
-        return done.output
-
-    def python(self, code: str, stdin: bytes | None = None) -> str:
-        return self.must(sys.executable, "-c", code, stdin=stdin)
-
-    def remove(self):
-        subprocess.run(["userdel", "--remove", self.name], check=False, capture_output=True)
+        super().__init__(name, f"{name.split('-')[1].title()} Tester", env={"JUPYTER_CONFIG_PATH": str(config_dir)})
 
 
 def instructor(course: Path, *args: str) -> str:

@@ -227,3 +227,16 @@ def test_the_page_in_a_browser(course, tmp_path):
         assert (tmp_path / "report.png").stat().st_size > 10_000
     finally:
         driver.quit()
+
+
+def test_the_summary_counts_each_assignments_own_time():
+    """With every assignment queued at once, one graded last still took only its own time: from its first
+    submission starting on a worker to its last one recorded (two 12-second submissions on 2 workers)."""
+    from instructor.grade import Result, own_wall_time
+
+    def ran(start, seconds):
+        at = lambda s: f"2026-12-06T10:{s // 60:02d}:{s % 60:02d}.000+00:00"  # noqa: E731
+        return Result("s", "a", seconds=seconds, started=at(start), finished=at(start + seconds))
+    assert own_wall_time([ran(375, 12), ran(376, 12)]) == 13
+    assert own_wall_time([ran(0, 30), ran(30, 30), ran(0, 60)]) == 60
+    assert own_wall_time([Result("s", "a", problem="died")]) == 0

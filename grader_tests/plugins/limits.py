@@ -221,6 +221,45 @@ def process_start(pid: int) -> str | None:
         return None
 
 
+def _resident(status: str) -> int:
+    rss = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    return int(rss.group(1)) * KiB if rss else 0
+
+
+def child_namespace(pid: int) -> str | None:
+    """The pid namespace of `pid`'s first child in a namespace other than ours ("pid:[inode]"): the
+    sandbox's, whose first process bwrap (`pid`) started."""
+    ours = os.readlink("/proc/self/ns/pid")
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            parent = re.search(r"^PPid:\s+(\d+)", _read(f"/proc/{name}/status"), re.MULTILINE)
+            if parent and int(parent.group(1)) == pid:
+                namespace = os.readlink(f"/proc/{name}/ns/pid")
+                if namespace != ours:
+                    return namespace
+        except OSError:
+            continue
+    return None
+
+
+def namespace_processes(namespace: str) -> dict:
+    """pid -> resident bytes of every process in the pid namespace `namespace` ("pid:[inode]"). The
+    grader owns the kernel's user namespace, so it reads these links even of a process that made
+    itself non-dumpable."""
+    found = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{name}/ns/pid") == namespace:
+                found[int(name)] = _resident(_read(f"/proc/{name}/status"))
+        except OSError:
+            continue
+    return found
+
+
 def uid_processes(uid: int) -> dict:
     """pid -> resident bytes of every process whose real uid is `uid` (from /proc/<pid>/status, which
     a process cannot hide by making itself non-dumpable)."""
@@ -234,8 +273,7 @@ def uid_processes(uid: int) -> dict:
             continue
         uids = re.search(r"^Uid:\s+(\d+)", status, re.MULTILINE)
         if uids and int(uids.group(1)) == uid:
-            rss = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-            found[int(name)] = int(rss.group(1)) * KiB if rss else 0
+            found[int(name)] = _resident(status)
     return found
 
 
@@ -291,15 +329,15 @@ class Watcher(threading.Thread):
     """Looks at one kernel every `interval` seconds and kills it (all its processes) when the notebook
     is over a limit that the system does not enforce by itself here:
 
-    - memory, without a cgroup: the resident memory of the kernel's uid, summed;
+    - memory, without a cgroup: the resident memory of the kernel's processes (`processes()`), summed;
     - memory, with a cgroup v1: after the system killed one process over the limit, the rest;
     - disk, without a tmpfs: the bytes of the kernel's folder (every 4th look).
     It also notes when the kernel's tmpfs was full, for the integrity report."""
 
-    def __init__(self, *, uid: int, kill, cgroup: MemoryCgroup | None, memory_limit: int, folder: str,
+    def __init__(self, *, processes, kill, cgroup: MemoryCgroup | None, memory_limit: int, folder: str,
                  tmpfs: bool, disk_limit: int, interval: float = 0.25):
-        super().__init__(name=f"sandbox-watcher-{uid}", daemon=True)
-        self.uid, self.kill, self.cgroup, self.memory_limit = uid, kill, cgroup, memory_limit
+        super().__init__(name=f"sandbox-watcher-{os.path.basename(folder)}", daemon=True)
+        self.processes, self.kill, self.cgroup, self.memory_limit = processes, kill, cgroup, memory_limit
         self.folder, self.tmpfs, self.disk_limit, self.interval = folder, tmpfs, disk_limit, interval
         self.over_memory = self.over_disk = self.disk_full = False
         self.peak_rss = 0
@@ -317,7 +355,7 @@ class Watcher(threading.Thread):
         self._looks += 1
         if self.memory_limit and not self.over_memory:
             if self.cgroup is None:
-                processes = uid_processes(self.uid)
+                processes = self.processes()
                 total = sum(processes.values())
                 self.peak_rss = max(self.peak_rss, total)
                 if total > self.memory_limit:
@@ -331,7 +369,7 @@ class Watcher(threading.Thread):
         elif self.disk_limit and not self.over_disk and self._looks % 4 == 0:
             if folder_bytes(self.folder, self.disk_limit) > self.disk_limit:
                 self.over_disk = True
-                self.kill(list(uid_processes(self.uid)))
+                self.kill(list(self.processes()))
 
     def stop(self) -> None:
         self._finished.set()

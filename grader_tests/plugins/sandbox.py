@@ -3,7 +3,10 @@
 `install(c, ...)` in nbgrader_config.py swaps nbgrader's Execute for `SandboxedExecute` in
 `nbgrader autograde` (and in an instructor's `nbgrader validate`). Each kernel then runs:
 
-- as its own unprivileged uid (62000 and up, one per running kernel, so process limits are its own);
+- as its own unprivileged uid (62000 and up, one per running kernel, so process limits are its own)
+  when nbgrader runs as root; run by an ordinary account (a Formgrader hub service), in a user
+  namespace of its own instead (`--unshare-user`: uid 62000 inside, the grader's account outside;
+  see "Grading as an ordinary account" in the README for what differs);
 - in bubblewrap (Debian's `bubblewrap`): a filesystem that shows only /usr, a few /etc files, the
   Python environment, the grading kit, the student library and the data, all read-only, plus a
   private copy of the notebook's folder and a private /tmp, the only places it can write; the
@@ -21,7 +24,8 @@
 The kernel talks to nbclient over ZeroMQ's ipc transport: unix sockets in its own folder, which
 both sides see at the same path (a new network namespace cannot reach the grader's loopback).
 
-Where the sandbox cannot be set up (no bwrap, not root, not Linux), grading refuses to start unless
+Where the sandbox cannot be set up (no bwrap, no user namespaces for an ordinary account, not Linux),
+grading refuses to start unless
 the instructor passes ``--SandboxedExecute.sandbox=False``, and then warns that it grades without
 one (the same option grades unconfined anywhere, for a comparison of costs).
 """
@@ -38,6 +42,7 @@ import shutil
 import signal
 import stat
 import struct
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -61,16 +66,66 @@ class SandboxUnavailable(RuntimeError):
     """The sandbox cannot be set up on this machine; the message says why and what to do."""
 
 
+ROOTLESS_UID = 62000  # the kernel's uid inside its user namespace, when the grader is an ordinary account
+
+
+def rootless() -> bool:
+    """The grader is an ordinary account: each kernel gets a user namespace instead of a uid of its own."""
+    return os.geteuid() != 0
+
+
+_userns_checked: dict = {}
+
+
+def _user_namespace_problem(bwrap: str) -> str | None:
+    """Why bwrap cannot make a user namespace for this account (None: it can), tried once per process."""
+    if bwrap not in _userns_checked:
+        try:
+            done = subprocess.run([bwrap, "--unshare-user", "--unshare-pid", "--unshare-net", "--ro-bind", "/", "/",
+                                   "--", "true"], capture_output=True, text=True, timeout=60)
+            error = None if done.returncode == 0 else (done.stderr.strip() or f"exit status {done.returncode}")
+        except (OSError, subprocess.SubprocessError) as failure:
+            error = str(failure)
+        _userns_checked[bwrap] = None if error is None else (
+            f"bwrap cannot make a user namespace for this account ({error}): allow unprivileged user namespaces "
+            "(Debian 11: sysctl kernel.unprivileged_userns_clone=1; Ubuntu 24.04: an AppArmor profile for bwrap, "
+            "or sysctl kernel.apparmor_restrict_unprivileged_userns=0), or grade as root")
+    return _userns_checked[bwrap]
+
+
 def why_unavailable(bwrap: str = "bwrap") -> str | None:
     """None when this machine can run sandboxed kernels, else the reason."""
     if not sys.platform.startswith("linux"):
         return f"the sandbox needs Linux (this is {sys.platform})"
-    if os.geteuid() != 0:
-        return "the sandbox needs nbgrader to run as root (it starts each kernel as its own unprivileged user)"
-    for tool in (bwrap, "setpriv", "prlimit"):
+    needed = (bwrap, "prlimit") if rootless() else (bwrap, "setpriv", "prlimit")
+    for tool in needed:
         if shutil.which(tool) is None:
-            return f"`{tool}` is not installed (Debian: apt-get install bubblewrap util-linux)"
-    return None
+            return (f"`{tool}` is not installed (Debian: "
+                    + ("apt-get install bubblewrap util-linux)" if not rootless() else
+                       "ask an administrator to run `apt-get install bubblewrap util-linux`)"))
+    return _user_namespace_problem(bwrap) if rootless() else None
+
+
+def default_run_dir() -> str:
+    """Where the kernels' folders live: a root-owned folder under /run as root, else a folder of the
+    account's own (its runtime folder, or /tmp)."""
+    if not rootless():
+        return "/run/rnn-course-sandbox"
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    with contextlib.suppress(OSError):
+        if runtime and os.stat(runtime).st_uid == os.geteuid():
+            return os.path.join(runtime, "rnn-course-sandbox")
+    return os.path.join(tempfile.gettempdir(), f"rnn-course-sandbox-{os.geteuid()}")
+
+
+def make_run_dir(folder: str) -> None:
+    """The kernels' folder, made if missing; refused when someone else could have put it there (a
+    shared /tmp): it must be a folder, not a link, of this account, that no one else can write."""
+    os.makedirs(folder, mode=0o711 if not rootless() else 0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise SandboxUnavailable(f"{folder} is not a folder of this account that only it can write; remove it, "
+                                 "or name another with --SandboxKernelManager.run_dir")
 
 
 def seccomp_filter() -> bytes:
@@ -191,7 +246,9 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
     """A kernel manager whose kernels run in the sandbox (see the module's docstring); its sockets, and
     its clients', are bounded (`limits.BoundedSockets`)."""
 
-    run_dir = Unicode("/run/rnn-course-sandbox", config=True, help="root-owned folder of the kernels' folders")
+    run_dir = Unicode(config=True, help="the grader's own folder of the kernels' folders (default: "
+                                        "/run/rnn-course-sandbox as root, else $XDG_RUNTIME_DIR/rnn-course-sandbox "
+                                        "or /tmp/rnn-course-sandbox-<uid>)")
     uid_base = Integer(62000, config=True, help="first uid given to a kernel")
     uid_count = Integer(1000, config=True)
     read_only = List(Tuple(Unicode(), Unicode()), config=True,
@@ -218,6 +275,14 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
                                 "KERAS_BACKEND", "RNN_COURSE_DATA"], config=True)
     bwrap = Unicode("bwrap", config=True)
 
+    @default("run_dir")
+    def _run_dir_default(self):
+        return default_run_dir()
+
+    @property
+    def rootless(self) -> bool:
+        return rootless()
+
     @default("transport")
     def _transport_default(self):
         return "ipc"
@@ -243,15 +308,19 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         return used
 
     def _claim_uid_and_folder(self) -> None:
-        os.makedirs(self.run_dir, mode=0o711, exist_ok=True)
+        make_run_dir(self.run_dir)
         with open(os.path.join(self.run_dir, ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             self._sweep_stale()
-            used = self._uids_in_use()
-            uid = next(u for u in range(self.uid_base, self.uid_base + self.uid_count) if u not in used)
             folder = os.path.join(self.run_dir, "k-" + uuid.uuid4().hex[:16])
-            os.mkdir(folder, 0o700)
-            os.chown(folder, uid, uid)  # claims the uid before the lock is released
+            if self.rootless:  # the kernel's processes are the grader's account, in a user namespace of their own
+                uid = os.geteuid()
+                os.mkdir(folder, 0o700)
+            else:
+                used = self._uids_in_use()
+                uid = next(u for u in range(self.uid_base, self.uid_base + self.uid_count) if u not in used)
+                os.mkdir(folder, 0o700)
+                os.chown(folder, uid, uid)  # claims the uid before the lock is released
             self._owner = {"pid": os.getpid(), "start": limits.process_start(os.getpid()),
                            "pid_namespace": os.stat("/proc/self/ns/pid").st_ino}
             self._write_owner(folder)
@@ -259,7 +328,7 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         self._mount_disk()
         for sub in ("tmp", "work"):
             os.mkdir(os.path.join(folder, sub), 0o700)
-            os.chown(os.path.join(folder, sub), uid, uid)
+            self._hand_over(os.path.join(folder, sub))
 
     def _write_owner(self, folder: str) -> None:
         """<folder>.owner (root's, beside the kernel's folder, which the kernel could write): which grader
@@ -284,9 +353,9 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
             except (OSError, ValueError, KeyError, TypeError):
                 continue
             folder = owner_file[:-len(".owner")]
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):  # (an ordinary account's kernels died with their grader)
                 uid = os.stat(folder).st_uid
-                if self.uid_base <= uid < self.uid_base + self.uid_count:
+                if not self.rootless and self.uid_base <= uid < self.uid_base + self.uid_count:
                     for pid in limits.uid_processes(uid):
                         with contextlib.suppress(OSError):
                             os.kill(pid, signal.SIGKILL)
@@ -306,7 +375,11 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         """The kernel's folder (its notebook folder's copy, its /tmp, kernel.json, sockets) becomes a
         tmpfs of `disk_limit` bytes, owned by the kernel's uid."""
         self.tmpfs = False
-        if self.disk_limit:
+        if self.disk_limit and self.rootless:  # only root mounts: the watcher adds up the folder instead
+            if not SandboxKernelManager._tmpfs_warned:
+                SandboxKernelManager._tmpfs_warned = True
+                self.log.info("An ordinary account mounts no tmpfs: the kernels' disk use is watched")
+        elif self.disk_limit:
             error = limits.mount_tmpfs(self.sandbox_dir, self.disk_limit, self.disk_files_limit, self.sandbox_uid)
             self.tmpfs = error is None
             if error and not SandboxKernelManager._tmpfs_warned:
@@ -331,7 +404,10 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
 
     def kill_all(self, pids=()) -> None:
         """SIGKILL the kernel: its process group (while its leader runs: a reaped one's id may be reused),
-        its cgroup, and `pids` (processes of its uid)."""
+        its cgroup, and `pids` (processes of its uid), and as an ordinary account every process of its pid
+        namespace."""
+        if self.rootless:
+            pids = list(pids) + list(self.kernel_processes())
         group = getattr(self.provisioner, "pgid", None)
         process = getattr(self.provisioner, "process", None)
         if group and process is not None and process.poll() is None:
@@ -345,10 +421,20 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
 
     def _start_watcher(self) -> None:
         if getattr(self, "watcher", None) is None or not self.watcher.is_alive():
-            self.watcher = limits.Watcher(uid=self.sandbox_uid, kill=self.kill_all, cgroup=self.cgroup,
+            self.watcher = limits.Watcher(processes=self.kernel_processes, kill=self.kill_all, cgroup=self.cgroup,
                                           memory_limit=self.notebook_memory_limit, folder=self.sandbox_dir,
                                           tmpfs=self.tmpfs, disk_limit=self.disk_limit)
             self.watcher.start()
+
+    def kernel_processes(self) -> dict:
+        """pid -> resident bytes of each of the kernel's processes: those of its uid as root; as an
+        ordinary account (whose kernels all run as its uid), those in the kernel's pid namespace."""
+        if not self.rootless:
+            return limits.uid_processes(self.sandbox_uid)
+        if not getattr(self, "pid_namespace", None):
+            process = getattr(self.provisioner, "process", None)
+            self.pid_namespace = limits.child_namespace(process.pid) if process is not None else None
+        return limits.namespace_processes(self.pid_namespace) if self.pid_namespace else {}
 
     def _check_limits(self) -> None:
         """After the kernel: the limits it reached, as events of the integrity report, and what it used
@@ -405,7 +491,7 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         self.kernel_cwd = cwd  # the notebook's folder, at the same path in the sandbox
         try:
             cmd, kw = await super()._async_pre_start_kernel(**kw)  # writes kernel.json (0600)
-            os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid)
+            self._hand_over(self.connection_file)
             self._copy_warm_cache()
             work = os.path.join(self.sandbox_dir, "work")
             if not os.listdir(work):  # the kernel writes a private copy of the notebook's folder
@@ -430,16 +516,25 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
 
     def sandbox_command(self, cmd, cwd, env) -> list:
         uid, folder = str(self.sandbox_uid), self.sandbox_dir
-        limits = ["prlimit", f"--nproc={self.process_limit}", f"--nofile={self.open_files_limit}",
-                  f"--fsize={self.file_size_limit}", "--core=0"]
+        limits = ["prlimit", f"--nofile={self.open_files_limit}", f"--fsize={self.file_size_limit}", "--core=0"]
         if self.memory_limit:
             limits.append(f"--as={self.memory_limit}")
-        # bwrap runs as root (only root can bind what the kernel's uid cannot reach, such as a Python
-        # under /root) and builds the namespaces; setpriv inside drops to the uid and every capability.
+        if self.rootless:
+            # bwrap makes a user namespace (uid ROOTLESS_UID inside, the grader's account outside) and
+            # drops every capability in it. Processes are counted per user and namespace: set inside, the
+            # limit counts this kernel's processes, not all of the account's.
+            identity = ["--unshare-user", "--uid", str(ROOTLESS_UID), "--gid", str(ROOTLESS_UID), "--cap-drop", "ALL"]
+            drop = ["prlimit", f"--nproc={self.process_limit}", "--"]
+        else:
+            # bwrap runs as root (only root can bind what the kernel's uid cannot reach, such as a Python
+            # under /root) and builds the namespaces; setpriv inside drops to the uid and every capability.
+            limits.insert(1, f"--nproc={self.process_limit}")
+            identity = ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                        "--cap-add", "CAP_SETPCAP", "--cap-add", "CAP_DAC_OVERRIDE"]  # for --chdir; setpriv drops them all
+            drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
+                    "--inh-caps=-all", "--bounding-set=-all", "--"]
         wrap = [self.bwrap, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-                "--die-with-parent", "--hostname", "sandbox",
-                "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-                "--cap-add", "CAP_SETPCAP", "--cap-add", "CAP_DAC_OVERRIDE",  # for --chdir; setpriv drops them all
+                "--die-with-parent", "--hostname", "sandbox", *identity,
                 "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev",
                 "--size", str(256 * 1024**2), "--perms", "1777", "--tmpfs", "/dev/shm",  # multiprocessing needs it
                 "--bind", os.path.join(folder, "tmp"), "/tmp",  # first: later mounts may lie under /tmp
@@ -501,8 +596,6 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         cgroup = self.cgroup.procs if getattr(self, "cgroup", None) else ""
         shell = ["/bin/sh", "-c", 'f=$1; g=$2; shift 2; if [ -n "$g" ]; then echo $$ > "$g" || exit 125; fi; '
                  'trap "" INT; umask 022; exec "$@" 9<"$f"', "sandbox", seccomp, cgroup]
-        drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
-                "--inh-caps=-all", "--bounding-set=-all", "--"]
         return shell + limits + wrap + ["--"] + drop + list(cmd)
 
     # --- hard wall-time limit and clean-up --------------------------------------------------------
@@ -554,7 +647,11 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         self._hand_over(target)
 
     def _hand_over(self, folder: str) -> None:
-        """Make everything under `folder` the kernel's own (its uid)."""
+        """Make everything under `folder` the kernel's own (its uid; as an ordinary account, it is already)."""
+        if self.rootless:
+            return
+        if not os.path.isdir(folder):
+            os.lchown(folder, self.sandbox_uid, self.sandbox_uid)
         for root, dirs, files in os.walk(folder):
             for name in [root] + [os.path.join(root, n) for n in dirs + files]:
                 os.lchown(name, self.sandbox_uid, self.sandbox_uid)
