@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 WORKERS ?= 2
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test test-fast release benchmark calibrate screenshots
+.PHONY: setup demo test test-fast release benchmark calibrate screenshots system-grading system-tests
 
 # The development environment: the student library's dependencies, the instructor's and research extras
 # (Dask, a progress bar, Postgres) and the test tools. A student's environment needs only `pip install .`.
@@ -24,13 +24,18 @@ $(VENV)/etc/jupyter/jupyter_server_config.py: $(VENV)/installed
 
 setup: $(VENV)/installed $(VENV)/etc/jupyter/jupyter_server_config.py
 
-demo: setup          ## the instructor's whole cycle on the demo class
+# What grading (and the tests) need from the machine, before the long install: installed as root on
+# Debian, else make stops and prints the one command to run (instructor/system_packages.py).
+system-%:
+	@$(PYTHON) instructor/system_packages.py $*
+
+demo: system-grading setup   ## the instructor's whole cycle on the demo class
 	$(PY) -m instructor.demo
 
-test: setup          ## the whole suite, real autograde runs included, on $(WORKERS) workers
+test: system-tests setup     ## the whole suite, real autograde runs included, on $(WORKERS) workers
 	$(PY) -m pytest -n $(WORKERS) --dist loadgroup
 
-test-fast: setup     ## everything but the real autograde runs
+test-fast: system-tests setup  ## everything but the real autograde runs
 	$(PY) -m pytest -n $(WORKERS) --dist loadgroup -m "not autograde"
 
 screenshots: setup   ## the README's pictures of Formgrader and feedback, taken by the browser tests (Chromium)

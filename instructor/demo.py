@@ -4,12 +4,17 @@ release and solutions from source/ -> the demo class's submissions -> autograde,
 graded in parallel by `python -m instructor grade` (instructor/grade.py) with a class report each ->
 feedback -> grades exported to CSV -> a score table per student. Run with ``python -m instructor.demo``
 (``make demo``). Running it again gives the same result.
+
+Each demo student's submission is designed to win or lose given tests (instructor/submissions.py);
+the demo exits with status 1 and names every student whose grade differs from the design, and with
+status 2, before anything else, when grading cannot run on this machine (the reason printed once).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import sys
 import time
 from pathlib import Path
 
@@ -19,7 +24,7 @@ from rnn_course import DataError, load_data
 from . import classroom, grade
 from .hand_in import enrol
 from .classroom import NOTEBOOKS, REPO
-from .submissions import VARIANTS, build
+from .submissions import VARIANTS, Variant, build
 
 PREFIX = "demo_"
 
@@ -63,8 +68,34 @@ def integrity_table(root: Path) -> str:
     return "\n".join(lines)
 
 
+def differences(chosen, outcomes) -> list:
+    """One line per demo student whose grade is not the one designed for them."""
+    designed = {(v.assignment, PREFIX + v.name): v for v in chosen}
+    lines = []
+    for outcome in outcomes:
+        variant: Variant = designed[(outcome.assignment, outcome.student)]
+        if outcome.problem:
+            if not variant.problem or variant.problem not in outcome.problem:
+                lines.append(f"{outcome.student} / {outcome.assignment}: not graded ({outcome.problem}); "
+                             f"designed to be graded" + (f", losing {', '.join(variant.lost)}" if variant.lost else ""))
+            continue
+        if variant.problem:
+            lines.append(f"{outcome.student} / {outcome.assignment}: graded; designed to be reported ({variant.problem})")
+            continue
+        lost = sorted(test for test, (score, most) in outcome.tests.items() if score != most)
+        if lost != sorted(variant.lost):
+            lines.append(f"{outcome.student} / {outcome.assignment}: lost {', '.join(lost) or 'nothing'}; "
+                         f"designed to lose {', '.join(sorted(variant.lost)) or 'nothing'}")
+    return lines
+
+
 def run(root: Path = REPO, workers: int = 2) -> list:
+    """The whole cycle; one Outcome per demo student."""
     started = time.monotonic()
+    wanted = grade.sandbox_wanted(root)
+    problem = grade.sandbox_problem() if wanted else None
+    if problem:
+        raise grade.GradingUnavailable(grade.unavailable_message(problem))
     print("Checking the data ...", flush=True)
     load_data()
     print(f"[{_clock(time.monotonic() - started)}] Generating release/ and solutions/ from source/ ...", flush=True)
@@ -105,9 +136,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="submissions graded at a time")
     args = parser.parse_args()
     try:
-        run(workers=args.workers)
+        outcomes = run(workers=args.workers)
     except DataError as error:  # no data and no download: the message says where to put it, alone
         raise SystemExit(f"The demo needs the GEFCom2014 data: {error}") from None
+    except grade.GradingUnavailable as error:
+        print(error, file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    wrong = differences([v for v in VARIANTS if v.in_demo], outcomes)
+    if wrong:
+        print(f"\n{len(wrong)} demo student(s) got another grade than the one designed for them:", file=sys.stderr)
+        print("\n".join(f"  {line}" for line in wrong), file=sys.stderr, flush=True)
+    raise SystemExit(1 if wrong else 0)
 
 
 if __name__ == "__main__":

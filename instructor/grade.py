@@ -13,6 +13,10 @@ time, so workers never contend for the database. A student already graded for th
 is skipped unless --force; a worker that dies has its student graded again elsewhere (Dask's
 `allowed-failures`), then reported. Workers need the course's environment and the data
 (RNN_COURSE_DATA), like the machine that runs plain `nbgrader autograde`.
+
+Before anyone is queued, every worker is asked whether it can run the sandbox; if one cannot, the
+reason is printed once and nothing is graded. Exit status: 0 when every submission was graded, 1 when
+some could not be (each said why), 2 when grading could not start.
 """
 
 from __future__ import annotations
@@ -65,6 +69,10 @@ class Result:
     submission: str = ""  # submission_digest() of what was graded
 
 
+class GradingUnavailable(RuntimeError):
+    """Grading cannot run where it would (the message says why and what to do); nothing was queued."""
+
+
 # --- The course: settings, the kit, what was submitted ---------------------------------------------
 
 def course_settings(root: Path) -> dict:
@@ -75,6 +83,41 @@ def course_settings(root: Path) -> dict:
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     coursedir = CourseDirectory(config=config)
     return {"db_url": coursedir.db_url, "course_id": coursedir.course_id}
+
+
+def sandbox_wanted(root: Path, options=()) -> bool:
+    """Whether the course's nbgrader_config.py, with the nbgrader options given, grades in the sandbox."""
+    from traitlets.config.loader import KVArgParseConfigLoader, PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.merge(KVArgParseConfigLoader(argv=list(options)).load_config())
+    return bool(config.SandboxedExecute.get("sandbox", True))
+
+
+def sandbox_problem() -> str | None:
+    """Why this machine cannot run sandboxed kernels (None: it can); run on each worker."""
+    from grader_tests.plugins import sandbox
+
+    return sandbox.why_unavailable()
+
+
+def grading_problem(client, wanted: bool) -> str | None:
+    """Why the workers cannot grade (None: they can), asked of every worker before anyone is queued."""
+    if not wanted:
+        return None
+    found = client.run(sandbox_problem)  # worker address -> its reason, or None
+    reasons = sorted({reason for reason in found.values() if reason})
+    if not reasons:
+        return None
+    where = "" if len(reasons) == 1 and all(found.values()) else \
+        f" (on {sum(1 for r in found.values() if r)} of {len(found)} workers)"
+    return "; ".join(reasons) + where
+
+
+def unavailable_message(problem: str) -> str:
+    return (f"Grading cannot start: the sandbox that students' notebooks run in cannot be set up: {problem}. "
+            "Nothing was graded. (To grade anyway, with students' code running with your rights: "
+            "--SandboxedExecute.sandbox=False.)")
 
 
 def pack_kit(root: Path, assignments) -> bytes:
@@ -509,7 +552,8 @@ def dask_client(workers: int, scheduler: str | None):
 def grade(root: Path, assignments, workers: int = 2, scheduler: str | None = None, students=None,
           force: bool = False, quiet: bool = False, db_url: str | None = None, options: tuple = (),
           client=None, report: bool = True) -> list:
-    """Grade every submitted student of each assignment; returns one Result per student graded or not."""
+    """Grade every submitted student of each assignment; returns one Result per student graded or not.
+    Raises GradingUnavailable, before anyone is queued, when the workers cannot run the sandbox."""
     root = Path(root).resolve()
     settings = course_settings(root)
     db_url = db_url or settings["db_url"]
@@ -518,8 +562,12 @@ def grade(root: Path, assignments, workers: int = 2, scheduler: str | None = Non
     kit_id = hashlib.sha256(kit).hexdigest()[:16]
     from distributed import as_completed
 
+    wanted = sandbox_wanted(root, options)
     given = contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler)
     with given as cluster:
+        problem = grading_problem(cluster, wanted)
+        if problem:
+            raise GradingUnavailable(unavailable_message(problem))
         # every assignment's students queued at once: no worker waits for the last of one assignment
         classes = [_submit_class(root, cluster, kit, kit_id, assignment, db_url, course_id, students, force, quiet,
                                  options) for assignment in assignments]
@@ -668,8 +716,12 @@ def main(argv=None) -> int:
     wrong = [o for o in options if not (o.startswith("--") and "." in o.split("=")[0])]
     if wrong:
         parser.error(f"unrecognized arguments: {' '.join(wrong)} (nbgrader options look like --Execute.timeout=60)")
-    results = grade(args.root, args.assignments, args.workers, args.scheduler, args.student, args.force,
-                    args.quiet, args.db_url, tuple(options), report=not args.no_report)
+    try:
+        results = grade(args.root, args.assignments, args.workers, args.scheduler, args.student, args.force,
+                        args.quiet, args.db_url, tuple(options), report=not args.no_report)
+    except GradingUnavailable as error:
+        print(error, file=sys.stderr, flush=True)
+        return 2
     return 1 if any(r.score is None for r in results) else 0
 
 

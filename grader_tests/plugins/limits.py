@@ -8,15 +8,18 @@
   processes are all killed) is used where our own cgroup's subtree has the memory controller (or
   `SandboxKernelManager.cgroup_parent` names a delegated one); else cgroup v1 (`memory.limit_in_bytes`;
   the system kills the largest process over the limit, and `Watcher` the rest within 0.25 s).
-  Where no writable memory cgroup exists, `Watcher` sums the resident memory of the kernel's uid
-  (every kernel has its own) from /proc every 0.25 s and kills the kernel above the limit: coarser
-  (a burst between two looks, and files in its tmpfs, are not seen).
+  Where no writable memory cgroup exists (an ordinary account's grader, usually), `Watcher` sums the
+  memory of the kernel's processes (each one's proportional share, Pss) from /proc every 0.25 s and
+  kills the kernel above the limit: coarser (a burst between two looks, and files in its tmpfs, are
+  not seen). The kernel's processes are those of its uid as root (every kernel has its own), those of
+  its pid namespace for an ordinary account (whose kernels all run as the account).
 - **Disk.** The kernel's writable folders (its copy of the notebook's folder, its /tmp with XLA's
   cache) live on one size-limited tmpfs per kernel, mounted by the grader (root) on the kernel's
   folder before anything is copied in: writing more is ENOSPC ("disk full" in the integrity report,
   also when the notebook hides the error: `Watcher` and the clean-up look at the free space).
-  tmpfs pages are memory, charged to the writer's cgroup. Where tmpfs cannot be mounted, `Watcher`
-  adds up the folder's files every second and kills the kernel above the limit.
+  tmpfs pages are memory, charged to the writer's cgroup. Where tmpfs cannot be mounted (an ordinary
+  account mounts none), `Watcher` adds up the folder's files every second and kills the kernel above
+  the limit.
 - **Output.** `OutputBudget` bounds what a notebook's outputs may hold (per cell: text, images;
   per notebook) where nbclient receives them, before nbgrader keeps them; `BoundedSockets` makes
   ZeroMQ drop any single message above `max_message_size` and queue few messages per socket, so
@@ -221,7 +224,14 @@ def process_start(pid: int) -> str | None:
         return None
 
 
-def _resident(status: str) -> int:
+def _resident(pid: str, status: str) -> int:
+    """Bytes of memory process `pid` holds: its proportional share of each page (Pss), so that forked
+    processes sharing their parent's pages (TensorFlow's, say) are not counted once each; its resident
+    size (VmRSS of `status`) where the kernel does not say."""
+    with contextlib.suppress(OSError):
+        pss = re.search(r"^Pss:\s+(\d+) kB", _read(f"/proc/{pid}/smaps_rollup"), re.MULTILINE)
+        if pss:
+            return int(pss.group(1)) * KiB
     rss = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
     return int(rss.group(1)) * KiB if rss else 0
 
@@ -254,15 +264,15 @@ def namespace_processes(namespace: str) -> dict:
             continue
         try:
             if os.readlink(f"/proc/{name}/ns/pid") == namespace:
-                found[int(name)] = _resident(_read(f"/proc/{name}/status"))
+                found[int(name)] = _resident(name, _read(f"/proc/{name}/status"))
         except OSError:
             continue
     return found
 
 
 def uid_processes(uid: int) -> dict:
-    """pid -> resident bytes of every process whose real uid is `uid` (from /proc/<pid>/status, which
-    a process cannot hide by making itself non-dumpable)."""
+    """pid -> bytes held by every process whose real uid is `uid` (its uid from /proc/<pid>/status,
+    which a process cannot hide by making itself non-dumpable)."""
     found = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -273,7 +283,7 @@ def uid_processes(uid: int) -> dict:
             continue
         uids = re.search(r"^Uid:\s+(\d+)", status, re.MULTILINE)
         if uids and int(uids.group(1)) == uid:
-            found[int(name)] = _resident(status)
+            found[int(name)] = _resident(name, status)
     return found
 
 

@@ -825,7 +825,9 @@ class SandboxedExecute(Execute):
         cwd = ((resources or {}).get("metadata") or {}).get("path") or os.getcwd()
         planted = os.path.join(cwd, evidence.FOLDER)
         shutil.rmtree(planted, ignore_errors=True)  # evidence is what this run writes, not what was handed in
-        judged = bool(outside.test_cells(nb)) and self.outside_verdicts
+        # an autograde judges every test cell; a validation of a student's copy (no hidden checks, no
+        # assignment) has only the visible tests, which decide
+        judged = bool(outside.test_cells(nb)) and self.outside_verdicts and bool(who[1] or outside.hidden_checks(nb))
         if judged:
             outside.judge.start()
         self._cwd = cwd
