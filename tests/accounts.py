@@ -10,6 +10,7 @@ import os
 import pwd
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from grader_tests.plugins.sandbox import python_roots
@@ -43,7 +44,8 @@ class Account:
     """A real Unix account with a private home, made afresh (and removed by `remove`)."""
 
     def __init__(self, name: str, comment: str, env: dict | None = None, reach=(), writable=()):
-        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)  # left over from an interrupted run
+        subprocess.run(["pkill", "--signal", "KILL", "--uid", name], check=False, capture_output=True)  # left over from
+        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)  # an interrupted run
         subprocess.run(["useradd", "--create-home", "--user-group", "--shell", "/bin/sh", "--comment", comment, name],
                        check=True)
         self.name, self.entry = name, pwd.getpwnam(name)
@@ -83,4 +85,10 @@ class Account:
                            check=True)
 
     def remove(self):
+        """Stop every process of the account (a server it ran, what that server started), then delete it."""
+        subprocess.run(["pkill", "--signal", "KILL", "--uid", self.name], check=False, capture_output=True)
+        for _ in range(50):
+            if subprocess.run(["pgrep", "--uid", self.name], capture_output=True).returncode != 0:
+                break
+            time.sleep(0.1)
         subprocess.run(["userdel", "--remove", self.name], check=False, capture_output=True)

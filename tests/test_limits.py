@@ -141,6 +141,26 @@ def test_without_a_cgroup_a_watcher_sums_the_memory_of_the_kernels_uid(tmp_path)
     assert errors(nb.cells[1]) == ["KernelStopped"] and errors(nb.cells[2]) == ["NotRun"]
 
 
+MEMORY_FILES = """
+import os
+files = []
+for n in range(3):  # 1.5 GiB in memory files no process maps: no process's resident memory grows
+    fd = os.memfd_create(f'hidden{n}')
+    for _ in range(512):
+        os.write(fd, b'x' * 1024**2)
+    files.append(fd)
+print('held', len(files))
+"""
+
+
+def test_without_a_cgroup_a_watcher_counts_memory_files_no_process_maps(tmp_path):
+    nb, run = execute(tmp_path, notebook("x = 1", MEMORY_FILES, "print('after')"),
+                      notebook_memory_limit=GiB, cgroup_parent=str(tmp_path / "no-cgroup-here"))
+    assert run._manager.cgroup is None and run._manager.watcher.over_memory
+    assert ("memory limit", "all processes together used more than 1 GiB; the kernel was stopped") in run._events
+    assert errors(nb.cells[1]) == ["KernelStopped"] and errors(nb.cells[2]) == ["NotRun"]
+
+
 def test_a_memory_cgroup_is_made_with_its_limit_and_removed(tmp_path):
     if not limits._cgroup_candidates():
         pytest.skip("no memory cgroup on this machine")

@@ -12,6 +12,7 @@ import hashlib
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -162,7 +163,7 @@ def test_formgraders_autograde_button_grades_as_the_account(grader):
     server = subprocess.Popen(grader.command(str(classroom.VENV_BIN / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1",
                                              f"--port={port}", f"--IdentityProvider.token={token}",
                                              f"--ServerApp.root_dir={grader.course}", cwd=grader.course),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
@@ -191,11 +192,11 @@ def test_formgraders_autograde_button_grades_as_the_account(grader):
     finally:
         if driver is not None:
             driver.quit()
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)  # JupyterLab inside bwrap, and what it started
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
     with Gradebook(f"sqlite:///{grader.course / 'gradebook.db'}") as book:
         assert book.find_submission(LAB, "daily_sum").score == 4  # its daily sum loses the 3 points of test_daily_load
     notebook = nbformat.read(grader.course / "autograded" / "daily_sum" / LAB / classroom.NOTEBOOKS[LAB], as_version=4)

@@ -62,6 +62,10 @@ print('uid', os.getuid(), os.getgid())
 print('own folder', sorted(os.listdir('.')))
 open('answer.txt', 'w').write('mine')
 print('wrote own folder')
+os.makedirs('locked/inner')
+open('locked/inner/kept.txt', 'w').write('try to delete me')
+os.chmod('locked/inner', 0)
+os.chmod('locked', 0)  # its own folders without rights: the grader removes them still
 for path in ({str(secret)!r}, {str(COURSE / 'source')!r}, {str(COURSE / 'nbgrader_config.py')!r}, '/etc/shadow'):
     print(path, 'visible' if os.path.exists(path) else 'hidden')
 print('kit', open({str(shared / 'kit.py')!r}).read().strip())
@@ -77,7 +81,7 @@ except OSError as error:
     print('offline', type(error).__name__)
 """, tmp_path, report, read_only=[(str(shared), str(shared))])
     assert "uid 62" in printed and "uid 0 " not in printed
-    assert "own folder ['given.txt']" in printed and "wrote own folder" in printed
+    assert "own folder ['given.txt']" in printed and "wrote own folder" in printed, printed
     for path in (secret, COURSE / "source", COURSE / "nbgrader_config.py", "/etc/shadow"):
         assert f"{path} hidden" in printed
     assert "kit KIT = 1" in printed and "kit refused" in printed and "offline" in printed

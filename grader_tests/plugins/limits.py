@@ -254,6 +254,22 @@ def child_namespace(pid: int) -> str | None:
     return None
 
 
+def memory_files(pids) -> int:
+    """Bytes of the anonymous in-memory files (memfd_create) the processes `pids` hold open: memory no
+    process need map, which Pss does not count (a cgroup does). Each file is counted once."""
+    seen, total = set(), 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:"):
+                        info = os.stat(f"/proc/{pid}/fd/{fd}")
+                        if (info.st_dev, info.st_ino) not in seen:
+                            seen.add((info.st_dev, info.st_ino))
+                            total += info.st_blocks * 512
+    return total
+
+
 def namespace_processes(namespace: str) -> dict:
     """pid -> resident bytes of every process in the pid namespace `namespace` ("pid:[inode]"). The
     grader owns the kernel's user namespace, so it reads these links even of a process that made
@@ -339,7 +355,8 @@ class Watcher(threading.Thread):
     """Looks at one kernel every `interval` seconds and kills it (all its processes) when the notebook
     is over a limit that the system does not enforce by itself here:
 
-    - memory, without a cgroup: the resident memory of the kernel's processes (`processes()`), summed;
+    - memory, without a cgroup: the memory of the kernel's processes (`processes()`) and of the memory
+      files they hold open, summed;
     - memory, with a cgroup v1: after the system killed one process over the limit, the rest;
     - disk, without a tmpfs: the bytes of the kernel's folder (every 4th look).
     It also notes when the kernel's tmpfs was full, for the integrity report."""
@@ -366,7 +383,7 @@ class Watcher(threading.Thread):
         if self.memory_limit and not self.over_memory:
             if self.cgroup is None:
                 processes = self.processes()
-                total = sum(processes.values())
+                total = sum(processes.values()) + memory_files(processes)
                 self.peak_rss = max(self.peak_rss, total)
                 if total > self.memory_limit:
                     self.over_memory = True

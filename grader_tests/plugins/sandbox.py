@@ -147,6 +147,22 @@ def seccomp_filter() -> bytes:
     return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
 
 
+def remove_tree(folder: str) -> None:
+    """Delete a kernel's folder. The kernel may have taken the rights off folders of its own, which
+    keeps an ordinary account (though their owner) from listing and emptying them: each folder
+    gets them back first, found without following links."""
+    if rootless():
+        stack = [folder]
+        while stack:
+            path = stack.pop()
+            with contextlib.suppress(OSError):
+                if stat.S_ISDIR(os.lstat(path).st_mode):
+                    os.chmod(path, 0o700)
+                    with os.scandir(path) as entries:
+                        stack.extend(entry.path for entry in entries if entry.is_dir(follow_symlinks=False))
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _special_files(folder, names):
     """copytree's ignore: sockets, fifos and devices (a stale kernel socket, say)."""
     kept = (stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK)
@@ -363,7 +379,7 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
                 limits.MemoryCgroup(owner.get("cgroup_version", 1), owner["cgroup"], 0).remove(wait=2)
             with contextlib.suppress(OSError):
                 limits.unmount(folder)
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_tree(folder)
             with contextlib.suppress(OSError):
                 os.remove(owner_file)
             self.log.warning("Removed %s, left by a grader that ended without cleaning up", folder)
@@ -692,7 +708,7 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
                 self.log.warning("The kernel's tmpfs could not be unmounted: %s", error)
         if getattr(self, "cgroup", None) is not None and not self.cgroup.remove():
             self.log.warning("The kernel's cgroup %s could not be removed", self.cgroup.path)
-        shutil.rmtree(self.sandbox_dir, ignore_errors=True)
+        remove_tree(self.sandbox_dir)
         with contextlib.suppress(OSError):
             os.remove(self.sandbox_dir + ".owner")
         self.sandbox_dir = None
