@@ -245,6 +245,36 @@ def test_without_a_tmpfs_a_watcher_adds_up_the_kernels_files(tmp_path, monkeypat
     assert errors(nb.cells[1]) == ["NotRun"]
 
 
+HIDES_ITS_FILES = """
+import os, time
+held = []
+for n in range(3):  # 384 MiB in files deleted while open: no folder shows them
+    handle = open(f'/tmp/hidden{n}.bin', 'wb')
+    os.remove(f'/tmp/hidden{n}.bin')
+    for _ in range(128):
+        handle.write(b'x' * 1024**2)
+    handle.flush()
+    held.append(handle)
+time.sleep(5)
+print('kept')
+"""
+MANY_NAMES = """
+import time
+for n in range(3000):  # names enough to stop a count before it reaches the files behind them
+    open(f'/tmp/empty{n}', 'w').close()
+time.sleep(5)
+print('kept')
+"""
+
+
+@pytest.mark.parametrize("cell", [HIDES_ITS_FILES, MANY_NAMES], ids=["deleted_while_open", "many_names"])
+def test_without_a_tmpfs_the_watcher_sees_what_a_folder_hides(tmp_path, monkeypatch, cell):
+    monkeypatch.setattr(limits, "mount_tmpfs", lambda *args: OSError(1, "Operation not permitted"))
+    nb, run = execute(tmp_path, notebook(cell, "print('after')"), disk_limit=128 * MiB, disk_files_limit=2000)
+    assert not run._manager.tmpfs and run._manager.watcher.over_disk
+    assert errors(nb.cells[0]) == ["KernelStopped"] and errors(nb.cells[1]) == ["NotRun"]
+
+
 # --- output ---------------------------------------------------------------------------------------
 
 def test_output_is_cut_per_cell_and_a_huge_message_is_dropped_at_the_socket(tmp_path):

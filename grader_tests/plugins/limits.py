@@ -36,6 +36,7 @@ import json
 import os
 import re
 import signal
+import stat
 import threading
 import time
 
@@ -254,20 +255,26 @@ def child_namespace(pid: int) -> str | None:
     return None
 
 
-def memory_files(pids) -> int:
-    """Bytes of the anonymous in-memory files (memfd_create) the processes `pids` hold open: memory no
-    process need map, which Pss does not count (a cgroup does). Each file is counted once."""
-    seen, total = set(), 0
+def held_files(pids) -> tuple:
+    """(memory, disk) bytes of the files the processes `pids` hold open that no folder shows: in-memory
+    files (memfd_create), which no process need map, so Pss does not count them (a cgroup does); and
+    files deleted while open, whose blocks stay on disk. Each file is counted once."""
+    seen, memory, disk = set(), 0, 0
     for pid in pids:
         with contextlib.suppress(OSError):
             for fd in os.listdir(f"/proc/{pid}/fd"):
                 with contextlib.suppress(OSError):
-                    if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:"):
-                        info = os.stat(f"/proc/{pid}/fd/{fd}")
-                        if (info.st_dev, info.st_ino) not in seen:
-                            seen.add((info.st_dev, info.st_ino))
-                            total += info.st_blocks * 512
-    return total
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if not (target.startswith("/memfd:") or target.endswith(" (deleted)")):
+                        continue
+                    info = os.stat(f"/proc/{pid}/fd/{fd}")
+                    if stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in seen:
+                        seen.add((info.st_dev, info.st_ino))
+                        if target.startswith("/memfd:"):
+                            memory += info.st_blocks * 512
+                        else:
+                            disk += info.st_blocks * 512
+    return memory, disk
 
 
 def namespace_processes(namespace: str) -> dict:
@@ -336,10 +343,12 @@ def is_full(folder: str) -> bool:
 
 
 def folder_bytes(folder: str, most: int, most_entries: int = 200_000) -> int:
-    """Bytes the files under `folder` take on disk, counted until `most` is passed (or `most_entries`
-    names were seen)."""
+    """Bytes the files under `folder` take on disk, counted until `most` is passed; more than `most`
+    when it holds more than `most_entries` names (which would hide files from a count that stops)."""
     total, seen, stack = 0, 0, [folder]
-    while stack and total <= most and seen < most_entries:
+    while stack and total <= most:
+        if seen > most_entries:
+            return most + 1
         with contextlib.suppress(OSError), os.scandir(stack.pop()) as entries:
             for entry in entries:
                 seen += 1
@@ -358,14 +367,16 @@ class Watcher(threading.Thread):
     - memory, without a cgroup: the memory of the kernel's processes (`processes()`) and of the memory
       files they hold open, summed;
     - memory, with a cgroup v1: after the system killed one process over the limit, the rest;
-    - disk, without a tmpfs: the bytes of the kernel's folder (every 4th look).
+    - disk, without a tmpfs: the bytes of the kernel's folder, its files deleted while held open, and at
+      most `files_limit` names (every 4th look).
     It also notes when the kernel's tmpfs was full, for the integrity report."""
 
     def __init__(self, *, processes, kill, cgroup: MemoryCgroup | None, memory_limit: int, folder: str,
-                 tmpfs: bool, disk_limit: int, interval: float = 0.25):
+                 tmpfs: bool, disk_limit: int, files_limit: int = 100_000, interval: float = 0.25):
         super().__init__(name=f"sandbox-watcher-{os.path.basename(folder)}", daemon=True)
         self.processes, self.kill, self.cgroup, self.memory_limit = processes, kill, cgroup, memory_limit
         self.folder, self.tmpfs, self.disk_limit, self.interval = folder, tmpfs, disk_limit, interval
+        self.files_limit = files_limit
         self.over_memory = self.over_disk = self.disk_full = False
         self.peak_rss = 0
         self._finished = threading.Event()
@@ -383,7 +394,7 @@ class Watcher(threading.Thread):
         if self.memory_limit and not self.over_memory:
             if self.cgroup is None:
                 processes = self.processes()
-                total = sum(processes.values()) + memory_files(processes)
+                total = sum(processes.values()) + held_files(processes)[0]
                 self.peak_rss = max(self.peak_rss, total)
                 if total > self.memory_limit:
                     self.over_memory = True
@@ -394,9 +405,10 @@ class Watcher(threading.Thread):
         if self.tmpfs:
             self.disk_full = self.disk_full or is_full(self.folder)
         elif self.disk_limit and not self.over_disk and self._looks % 4 == 0:
-            if folder_bytes(self.folder, self.disk_limit) > self.disk_limit:
+            processes = self.processes()
+            if folder_bytes(self.folder, self.disk_limit, self.files_limit) + held_files(processes)[1] > self.disk_limit:
                 self.over_disk = True
-                self.kill(list(self.processes()))
+                self.kill(list(processes))
 
     def stop(self) -> None:
         self._finished.set()

@@ -439,7 +439,8 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         if getattr(self, "watcher", None) is None or not self.watcher.is_alive():
             self.watcher = limits.Watcher(processes=self.kernel_processes, kill=self.kill_all, cgroup=self.cgroup,
                                           memory_limit=self.notebook_memory_limit, folder=self.sandbox_dir,
-                                          tmpfs=self.tmpfs, disk_limit=self.disk_limit)
+                                          tmpfs=self.tmpfs, disk_limit=self.disk_limit,
+                                          files_limit=self.disk_files_limit)
             self.watcher.start()
 
     def kernel_processes(self) -> dict:
@@ -484,13 +485,17 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
 
     def _log_kernel_output(self) -> None:
         """The kernel's own stdout and stderr (not the notebook's: ipykernel's log, crashes) went to a file
-        on its tmpfs; its end goes to the debug log."""
-        path = os.path.join(self.sandbox_dir, "kernel.log")
-        with contextlib.suppress(OSError), open(path, "rb") as handle:
-            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 4096))
-            tail = handle.read().decode(errors="replace").strip()
+        in its folder; its end goes to the debug log. Read through the descriptor opened when the file was
+        made: the kernel may since have put a link, a FIFO or a huge file at that path."""
+        handle = getattr(self, "_kernel_log_read", None)
+        if handle is None:
+            return
+        with contextlib.suppress(OSError):
+            tail = os.pread(handle, 4096, max(0, os.fstat(handle).st_size - 4096)).decode(errors="replace").strip()
             if tail:
                 self.log.debug("The kernel's own output ended with:\n%s", tail)
+        os.close(handle)
+        self._kernel_log_read = None
 
     async def _async_pre_start_kernel(self, **kw):
         if not getattr(self, "sandbox_dir", None):  # a restart keeps its uid, folder, sockets and report
@@ -520,9 +525,11 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
                                                      f"{limits.human(self.disk_limit)} its kernel may write: "
                                                      "not all of it was copied"))
                 self._hand_over(work)
-            # the kernel's own stdout and stderr (ipykernel's log, a crash), bounded by its tmpfs
-            self._kernel_log = os.open(os.path.join(self.sandbox_dir, "kernel.log"),
-                                       os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+            # the kernel's own stdout and stderr (ipykernel's log, a crash), bounded by its disk limit
+            log = os.path.join(self.sandbox_dir, "kernel.log")
+            self._kernel_log = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+            if getattr(self, "_kernel_log_read", None) is None:
+                self._kernel_log_read = os.open(log, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
         except BaseException:
             self._release()
             raise
@@ -595,7 +602,8 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         plan = getattr(self, "plan", None)
         if plan is not None:  # what each hidden check hands over, as data (grader_tests.plan)
             kept["GRADER_PLAN"] = os.path.join(folder, "plan.json")
-            with open(kept["GRADER_PLAN"], "w") as handle:
+            with open(os.open(kept["GRADER_PLAN"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644),
+                      "w") as handle:
                 json.dump(plan, handle)
         for name, value in sorted(kept.items()):
             wrap += ["--setenv", name, value]
