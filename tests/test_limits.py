@@ -161,6 +161,28 @@ def test_without_a_cgroup_a_watcher_counts_memory_files_no_process_maps(tmp_path
     assert errors(nb.cells[1]) == ["KernelStopped"] and errors(nb.cells[2]) == ["NotRun"]
 
 
+FULL_SOCKETS = """
+import socket
+pairs = []
+for _ in range(200):  # 200 socket pairs, each left holding what its buffers take
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    try:
+        while True:
+            a.send(b'x' * 65536)
+    except BlockingIOError:
+        pairs.append((a, b))
+print('held', len(pairs))
+"""
+
+
+def test_without_a_cgroup_the_watcher_bounds_what_sockets_hold(tmp_path):
+    nb, run = execute(tmp_path, notebook("x = 1", FULL_SOCKETS, "import time; time.sleep(5)", "print('after')"),
+                      notebook_memory_limit=GiB, cgroup_parent=str(tmp_path / "no-cgroup-here"))
+    assert run._manager.cgroup is None and run._manager.watcher.over_memory
+    assert "KernelStopped" in errors(nb.cells[1]) + errors(nb.cells[2]) and errors(nb.cells[3]) == ["NotRun"]
+
+
 def test_a_memory_cgroup_is_made_with_its_limit_and_removed(tmp_path):
     if not limits._cgroup_candidates():
         pytest.skip("no memory cgroup on this machine")

@@ -255,16 +255,37 @@ def child_namespace(pid: int) -> str | None:
     return None
 
 
+def _buffer_bound(kind: str) -> int:
+    """The most a socket (its send and receive buffers) or a pipe may hold here, bytes."""
+    paths = {"socket": ("/proc/sys/net/core/wmem_max", "/proc/sys/net/core/rmem_max"),
+             "pipe": ("/proc/sys/fs/pipe-max-size",)}[kind]
+    try:
+        return sum(int(_read(path)) for path in paths)
+    except (OSError, ValueError):
+        return 8 * MiB
+
+
+BUFFER_BOUNDS = {kind: _buffer_bound(kind) for kind in ("socket", "pipe")}
+
+
 def held_files(pids) -> tuple:
-    """(memory, disk) bytes of the files the processes `pids` hold open that no folder shows: in-memory
-    files (memfd_create), which no process need map, so Pss does not count them (a cgroup does); and
-    files deleted while open, whose blocks stay on disk. Each file is counted once."""
+    """(memory, disk) bytes of what the processes `pids` hold open that neither Pss nor a folder shows:
+    in-memory files (memfd_create), which no process need map; the most their sockets and pipes may
+    hold queued (their buffers' bound: a socket's or pipe's queue cannot be read from /proc, and a
+    cgroup, where there is one, counts them); and files deleted while open, whose blocks stay on disk.
+    Each is counted once, however many processes hold it."""
     seen, memory, disk = set(), 0, 0
     for pid in pids:
         with contextlib.suppress(OSError):
             for fd in os.listdir(f"/proc/{pid}/fd"):
                 with contextlib.suppress(OSError):
                     target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    kind = target.split(":", 1)[0]
+                    if kind in BUFFER_BOUNDS:
+                        if target not in seen:  # socket:[inode], pipe:[inode]
+                            seen.add(target)
+                            memory += BUFFER_BOUNDS[kind]
+                        continue
                     if not (target.startswith("/memfd:") or target.endswith(" (deleted)")):
                         continue
                     info = os.stat(f"/proc/{pid}/fd/{fd}")
@@ -364,8 +385,8 @@ class Watcher(threading.Thread):
     """Looks at one kernel every `interval` seconds and kills it (all its processes) when the notebook
     is over a limit that the system does not enforce by itself here:
 
-    - memory, without a cgroup: the memory of the kernel's processes (`processes()`) and of the memory
-      files they hold open, summed;
+    - memory, without a cgroup: the memory of the kernel's processes (`processes()`), of the memory
+      files they hold open and the most their sockets and pipes may hold, summed;
     - memory, with a cgroup v1: after the system killed one process over the limit, the rest;
     - disk, without a tmpfs: the bytes of the kernel's folder, its files deleted while held open, and at
       most `files_limit` names (every 4th look).
