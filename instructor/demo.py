@@ -79,10 +79,12 @@ def differences(chosen, outcomes) -> list:
                 lines.append(f"{outcome.student} / {outcome.assignment}: not graded ({outcome.problem}); "
                              f"designed to be graded" + (f", losing {', '.join(variant.lost)}" if variant.lost else ""))
             continue
-        if variant.problem:
-            lines.append(f"{outcome.student} / {outcome.assignment}: graded; designed to be reported ({variant.problem})")
-            continue
         lost = sorted(test for test, (score, most) in outcome.tests.items() if score != most)
+        if variant.problem:  # an unreadable file is graded as the released notebook: every test lost
+            if lost != sorted(outcome.tests):
+                lines.append(f"{outcome.student} / {outcome.assignment}: lost {', '.join(lost) or 'nothing'}; "
+                             f"designed to be reported ({variant.problem}) or to lose every test")
+            continue
         if lost != sorted(variant.lost):
             lines.append(f"{outcome.student} / {outcome.assignment}: lost {', '.join(lost) or 'nothing'}; "
                          f"designed to lose {', '.join(sorted(variant.lost)) or 'nothing'}")
