@@ -185,9 +185,12 @@ def test_formgraders_autograde_button_grades_as_the_account(grader):
         WebDriverWait(driver, 60).until(lambda d: "daily_sum" in d.find_element(By.TAG_NAME, "body").text)
         row = next(r for r in driver.find_elements(By.CSS_SELECTOR, "#main-table tr") if "daily_sum" in r.text)
         row.find_element(By.CSS_SELECTOR, "td.autograde a").click()
-        WebDriverWait(driver, 600).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#success-modal, #error-modal"))
-        said = driver.find_element(By.CSS_SELECTOR, ".modal").text
-        assert driver.find_elements(By.CSS_SELECTOR, "#success-modal"), said
+        def modal(d):  # the modal Formgrader opens when autograde answers, once its text shows (it fades in)
+            found = d.find_elements(By.CSS_SELECTOR, "#success-modal, #error-modal")
+            return found and "autograd" in found[0].text and found[0]
+        said = WebDriverWait(driver, 600).until(modal)
+        assert said.get_attribute("id") == "success-modal", said.text
+        said = said.text
         assert "Successfully autograded 'data_exploration' for student 'daily_sum'" in said
     finally:
         if driver is not None:
