@@ -444,7 +444,7 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
             self.watcher.start()
 
     def kernel_processes(self) -> dict:
-        """pid -> resident bytes of each of the kernel's processes: those of its uid as root; as an
+        """pid -> bytes held (Pss) by each of the kernel's processes: those of its uid as root; as an
         ordinary account (whose kernels all run as its uid), those in the kernel's pid namespace."""
         if not self.rootless:
             return limits.uid_processes(self.sandbox_uid)
