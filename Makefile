@@ -1,5 +1,5 @@
 # Everything runs in the course's own virtual environment (.venv), created on first use.
-# Data: RNN_COURSE_DATA=/folder/with/energy.csv, else data/ here, else it is downloaded (see README).
+# Data: RNN_COURSE_DATA=/folder/with/energy.csv, else data/ here, else it is downloaded (docs/deployment.md).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,8 +8,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup demo test test-fast release benchmark calibrate screenshots system-grading system-tests
 
-# The development environment: the student library's dependencies, the instructor's and research extras
-# (Dask, a progress bar, Postgres) and the test tools. A student's environment needs only `pip install .`.
+# The development environment: the student library's dependencies and the extras instructor, research and
+# test (pyproject.toml; docs/contributing.md, "Environments"). Students install release/student-library/ instead.
 $(VENV)/installed: pyproject.toml requirements-lock.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -25,12 +25,12 @@ $(VENV)/etc/jupyter/jupyter_server_config.py: $(VENV)/installed
 setup: $(VENV)/installed $(VENV)/etc/jupyter/jupyter_server_config.py
 
 # What grading (and the tests) need from the machine, before the long install: installed as root on
-# Debian, else make stops and prints the one command to run (instructor/system_packages.py).
+# Debian, else make stops and prints the one command to run (instructor/commands/system_packages.py).
 system-%:
-	@$(PYTHON) instructor/system_packages.py $*
+	@$(PYTHON) -m instructor system-packages $*
 
 demo: system-grading setup   ## the instructor's whole cycle on the demo class
-	$(PY) -m instructor.demo
+	$(PY) -m instructor demo
 
 test: system-tests setup     ## the whole suite, real autograde runs included, on $(WORKERS) workers
 	$(PY) -m pytest -n $(WORKERS) --dist loadgroup
@@ -38,15 +38,15 @@ test: system-tests setup     ## the whole suite, real autograde runs included, o
 test-fast: system-tests setup  ## everything but the real autograde runs
 	$(PY) -m pytest -n $(WORKERS) --dist loadgroup -m "not autograde"
 
-screenshots: setup   ## the README's pictures of Formgrader and feedback, taken by the browser tests (Chromium)
+screenshots: setup   ## the docs' pictures of Formgrader and feedback, taken by the browser tests (Chromium)
 	RNN_COURSE_SCREENSHOTS=1 $(PY) -m pytest tests/test_browser.py
 
 release: setup       ## regenerate release/ and solutions/ from source/ (commit the result)
-	$(PY) -m instructor.release
+	$(PY) -m instructor release
 
 benchmark: setup     ## seconds per autograded notebook and reference MAPE; a class graded in parallel against serial
-	$(PY) -m instructor.benchmark
-	$(PY) -m instructor.benchmark --class-grading
+	$(PY) -m instructor benchmark
+	$(PY) -m instructor benchmark --class-grading
 
 calibrate: setup     ## MAPE distributions the pass marks come from (about an hour)
-	$(PY) -m instructor.calibrate
+	$(PY) -m instructor calibrate

@@ -36,10 +36,11 @@ c.Execute.shutdown_kernel = "immediate"
 # and data, nothing else of the course visible, limits on memory, processes and time.
 sys.path.insert(0, COURSE_ROOT)
 from grader_tests.plugins import sandbox  # noqa: E402
+from rnn_course.data import ENV_VAR as DATA_VARIABLE  # noqa: E402
 
 KIT = os.path.join(COURSE_ROOT, "grader_tests")
 LIBRARY = importlib.util.find_spec("rnn_course").submodule_search_locations[0]
-DATA = [os.path.abspath(os.environ["RNN_COURSE_DATA"])] if os.environ.get("RNN_COURSE_DATA") else []
+DATA = [os.path.abspath(os.environ[DATA_VARIABLE])] if os.environ.get(DATA_VARIABLE) else []
 sandbox.install(
     c,
     # the kernel sees of the kit only what runs in it (grader_tests/kernel/, as grader_tests)
@@ -69,20 +70,20 @@ c.Autograde.exporter_class = "grader_tests.plugins.unreadable.ReadOrExplain"
 # from the gradebook (nbgrader's OverwriteCells) before grading.
 c.OverwriteCells.add_missing_cells = True
 
-# --- Hand-in (README, "Hand-in") -------------------------------------------------------------------
+# --- Hand-in (docs/instructors.md) -----------------------------------------------------------------
 # nbgrader's exchange on a shared server (JupyterHub): the instructor releases and collects there,
-# students fetch and submit. `python -m instructor.hand_in exchange` makes this folder (mode 1777)
+# students fetch and submit. `python -m instructor exchange` makes this folder (mode 1777)
 # and writes the students' configuration (course id, this folder) from these lines.
 c.Exchange.root = os.environ.get("RNN_COURSE_EXCHANGE", "/srv/nbgrader/exchange")
 # Collect what each student's own Unix user handed in, copied as that user, at the time its files
 # were written: no submission in another's name, of files only the grader can read, or antedated.
-c.ExchangeFactory.collect = "instructor.hand_in.TrustedCollect"
+c.ExchangeFactory.collect = "instructor.nbgrader_plugins.collect.TrustedCollect"
 
 # The LMS way: `nbgrader zip_collect <assignment>` files the LMS's download (downloaded/<assignment>/
 # archive/*.zip) into submitted/<student>/<assignment>/. One pattern per LMS, matched against each
 # file's whole path inside its archive's folder; add another LMS as one more line. A file no pattern
 # matches, or whose name gives two students one id, is reported and left where it is.
-c.ZipCollectApp.collector_plugin = "instructor.hand_in.LmsFileNames"
+c.ZipCollectApp.collector_plugin = "instructor.nbgrader_plugins.lms.LmsFileNames"
 c.ZipCollectApp.strict = True  # a notebook renamed by its student is reported, not filed under a wrong name
 c.LmsFileNames.patterns = {
     # doejohn_12345_67890_data_exploration.ipynb; doejohn_late_...; a resubmission ends in -1, -2, ...
@@ -91,10 +92,10 @@ c.LmsFileNames.patterns = {
     "moodle": r"(?P<student_id>[^/_]+)_(?P<lms_id>\d+)_assignsubmission_file_/?(?P<file_id>[^/]+)\.ipynb",
 }
 
-# --- What TAs and students see (instructor/views.py) ---------------------------------------------------
+# --- What TAs and students see (instructor/nbgrader_plugins/views.py) ---------------------------------------------------
 # Formgrader and the feedback pages colour and wrap the grader's verdicts; the feedback names each
 # test in its summary and shows the hidden tests' results without their code.
-from instructor import views  # noqa: E402
+from instructor.nbgrader_plugins import views  # noqa: E402
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
 
 c.HTMLExporter.preprocessors = [views.CourseStyle]
@@ -106,10 +107,10 @@ c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, views.CourseSty
 c.HTMLExporter.template_name = "course_formgrade"  # extends nbgrader's "formgrade"
 # What a student wrote (markdown, HTML, SVG and JavaScript outputs, metadata, names) must not run in a
 # TA's Formgrader nor in the feedback: the course's templates clean markdown and outputs with the
-# course's `clean_html` (instructor/views.py; nbconvert's escapes headings and paragraphs), escape the
+# course's `clean_html` (instructor/nbgrader_plugins/views.py; nbconvert's escapes headings and paragraphs), escape the
 # rest, and give each page a Content-Security-Policy that refuses any other script.
 c.HTMLExporter.sanitize_html = True
-c.HTMLExporter.filters = {"clean_html": "instructor.views.clean_html"}
+c.HTMLExporter.filters = {"clean_html": "instructor.nbgrader_plugins.views.clean_html"}
 c.HTMLExporter.exclude_anchor_links = True  # clean_html drops the headings' ids: their ¶ links would lead nowhere
 c.HTMLExporter.extra_template_basedirs = [str(views.TEMPLATES), views.NBGRADER_TEMPLATES]
 c.HTMLExporter.extra_template_paths = [views.NBGRADER_TEMPLATES, str(views.TEMPLATES)]

@@ -41,7 +41,7 @@ GRU_5 = recurrent("GRU", 5)
 
 
 def _lab(assignment_id, notebook, features, horizon, flat, layers, parameters, marks, tutorial_mape):
-    threshold, floor = marks  # pass mark and floor (instructor/CALIBRATION.md)
+    threshold, floor = marks  # pass mark and floor (docs/grading.md)
     spec = ModelSpec(T=6, horizon=horizon, features=features, flat_input=flat, layers=layers, parameters=parameters,
                      mape_threshold=threshold, mape_floor=floor)
     return Assignment(assignment_id, "lab", notebook, ("model",), spec, MODEL_CHECKS, tutorial_mape)

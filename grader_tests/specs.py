@@ -1,7 +1,7 @@
 """What a correct answer looks like, one kind of spec per kind of assignment: variables, shapes,
 layers, the forecasting set-up, and the pass marks.
 
-The MAPE pass marks are measured, not guessed: instructor/CALIBRATION.md gives the distributions
+The MAPE pass marks are measured, not guessed: docs/grading.md gives the distributions
 (each solution over many seeds, and each known mistake) they were chosen from.
 """
 
@@ -55,7 +55,7 @@ class ModelSpec:
     layers: tuple
     parameters: int
     mape_threshold: float       # pass mark (fraction): the test MAPE must be below it
-    mape_floor: float = 0.0     # below it no correct model scores: failed and flagged (instructor/CALIBRATION.md)
+    mape_floor: float = 0.0     # below it no correct model scores: failed and flagged (docs/grading.md)
     answers: dict = field(default_factory=dict)  # variables the answer cells set, and their values
 
     @property

@@ -1,20 +1,28 @@
-"""The instructor's commands: ``python -m instructor grade ...`` (instructor/grade.py) and
-``python -m instructor report ...`` (instructor/report.py)."""
+"""``python -m instructor <command> [options]``: the instructor's commands (instructor/commands/)."""
 
+import importlib
 import sys
 
-COMMANDS = {"grade": "instructor.grade", "report": "instructor.report"}
+from .commands import COMMANDS
 
 
-def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        print(f"usage: python -m instructor {{{','.join(COMMANDS)}}} ... (--help after a command for its options)",
-              file=sys.stderr)
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {summary}" for name, (_, summary) in COMMANDS.items()]
+    return ("usage: python -m instructor <command> [options]   (--help after a command for its options)\n\n"
+            "commands:\n" + "\n".join(lines))
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    if argv[0] not in COMMANDS:
+        print(f"python -m instructor: no command {argv[0]!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    import importlib
-
-    command = sys.argv.pop(1)
-    return importlib.import_module(COMMANDS[command]).main() or 0
+    module, _ = COMMANDS[argv[0]]
+    return importlib.import_module(module).main(argv[1:]) or 0
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ reported with a reason and the other students are graded.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,8 @@ import nbformat
 
 from grader_tests.assignments import ASSIGNMENTS as CATALOGUE
 
+from .gradebook import enrol
+
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 
@@ -28,16 +29,21 @@ QUIZZES = [a.id for a in CATALOGUE.values() if a.kind == "quiz"]
 
 
 @dataclass
-class Outcome:
-    """What autograding one student's assignment gave."""
+class GradedSubmission:
+    """One student's assignment as grading saw it: by `autograde` here, or by the grade command
+    (instructor/grading.py), which writes one per line of reports/<assignment>/grading.jsonl."""
 
     student: str
     assignment: str
     seconds: float = 0.0
-    score: float | None = None
+    score: float | None = None  # None: not graded, and `problem` says why
     max_score: float = 0.0
-    tests: dict = field(default_factory=dict)  # grade_id -> (score, max_score), autograded tests only
     problem: str | None = None
+    tests: dict = field(default_factory=dict)  # grade_id -> (score, max_score), autograded tests only
+    worker: str | None = None   # the grade command's: the Dask worker that graded it,
+    started: str = ""           # when the worker began (UTC),
+    finished: str = ""          # when its result was recorded,
+    submission: str = ""        # and the digest of what was graded (grading.submission_digest)
 
 
 def run_nbgrader(root: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
@@ -65,10 +71,10 @@ def make_course_copy(dest: Path) -> Path:
 
 def release(root: Path, assignments=tuple(NOTEBOOKS)) -> None:
     """Generate the student version (release/) and the solution (solutions/) of each assignment:
-    nbgrader's generate_assignment and generate_solution, all in one process (`instructor.release`)."""
+    nbgrader's generate_assignment and generate_solution, all in one process (`python -m instructor release`)."""
     env = dict(os.environ, PATH=os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]),
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    done = subprocess.run([sys.executable, "-m", "instructor.release", *assignments], cwd=root, env=env,
+    done = subprocess.run([sys.executable, "-m", "instructor", "release", *assignments], cwd=root, env=env,
                           capture_output=True, text=True)
     _must(done, f"releasing {', '.join(assignments)}")
 
@@ -86,14 +92,25 @@ def submit(root: Path, student: str, assignment: str, content: bytes | None) -> 
     return path
 
 
+def missing_notebooks(root: Path, assignment: str, student: str, notebooks=None, graded: bool = False) -> str | None:
+    """Which of the assignment's notebooks (file stems; default: the catalogue's) the submission lacks,
+    with what it holds instead; None when none is missing. `graded`: it was graded all the same, 0 points."""
+    folder = root / "submitted" / student / assignment
+    notebooks = [Path(NOTEBOOKS[assignment]).stem] if notebooks is None else notebooks
+    missing = [f"{name}.ipynb" for name in notebooks if not (folder / f"{name}.ipynb").exists()]
+    if not missing:
+        return None
+    found = sorted(p.name for p in folder.iterdir() if p.name != "timestamp.txt") if folder.is_dir() else []
+    return (f"{'graded 0: ' if graded else ''}{', '.join(missing)} missing from the submission "
+            f"(found: {', '.join(found) or 'nothing'})")
+
+
 def submission_problem(root: Path, student: str, assignment: str) -> str | None:
     """Why a submission cannot be autograded at all, or None when nbgrader can run it."""
-    folder = root / "submitted" / student / assignment
-    path = folder / NOTEBOOKS[assignment]
-    if not path.exists():
-        found = sorted(p.name for p in folder.glob("*")) if folder.exists() else []
-        found = [name for name in found if name != "timestamp.txt"]
-        return f"notebook {path.name} is missing from the submission (found: {', '.join(found) or 'nothing'})"
+    missing = missing_notebooks(root, assignment, student)
+    if missing:
+        return missing
+    path = root / "submitted" / student / assignment / NOTEBOOKS[assignment]
     try:
         nbformat.validate(nbformat.read(path, as_version=4))
     except Exception as error:
@@ -102,7 +119,8 @@ def submission_problem(root: Path, student: str, assignment: str) -> str | None:
     return None
 
 
-def _failure_reason(log: str) -> str:
+def failure_reason(log: str) -> str:
+    """Why `nbgrader autograde` failed, in a line, from its log."""
     if "DeadKernelError" in log or "Kernel died" in log:
         return ("the kernel died while running the notebook (the code ends its own process, or it reached the "
                 "sandbox's memory or process limit)")
@@ -112,30 +130,25 @@ def _failure_reason(log: str) -> str:
     return errors[0].split("]", 1)[1].strip() if errors else "nbgrader autograde failed (see its log)"
 
 
-def autograde(root: Path, student: str, assignment: str, *extra: str) -> Outcome:
-    """Autograde one student's assignment; a failure is reported in `Outcome.problem`."""
-    outcome = Outcome(student, assignment)
+def autograde(root: Path, student: str, assignment: str, *extra: str) -> GradedSubmission:
+    """Autograde one student's assignment; a failure is reported in `problem`."""
+    outcome = GradedSubmission(student, assignment)
     started = time.monotonic()
     outcome.problem = submission_problem(root, student, assignment)
     if outcome.problem is None:
         done = run_nbgrader(root, "autograde", assignment, "--student", student, "--force", *extra)
         if done.returncode != 0:
-            outcome.problem = _failure_reason(done.stdout + done.stderr)
+            outcome.problem = failure_reason(done.stdout + done.stderr)
     outcome.seconds = time.monotonic() - started
     if outcome.problem is None:
-        _read_grades(root, outcome)
+        read_grades(root, outcome)
     else:
-        _enrol(root, student)  # so that the exported grades list the student, with 0 for this assignment
+        enrol(f"sqlite:///{root / 'gradebook.db'}", student, student)  # so that the exported grades list the student, with 0 for this assignment
     return outcome
 
 
-def _enrol(root: Path, student: str) -> None:
-    from .hand_in import enrol
-
-    enrol(f"sqlite:///{root / 'gradebook.db'}", student, student)
-
-
-def _read_grades(root: Path, outcome: Outcome) -> None:
+def read_grades(root: Path, outcome: GradedSubmission) -> None:
+    """Fill in the score and each autograded test's points from the course's gradebook."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
@@ -156,16 +169,3 @@ def generate_feedback(root: Path, student: str, assignment: str) -> Path:
 def export_grades(root: Path, csv_path: Path) -> Path:
     _must(run_nbgrader(root, "export", "--to", str(csv_path)), "nbgrader export")
     return csv_path
-
-
-def failure_messages(root: Path, student: str, assignment: str) -> dict:
-    """grade_id -> the error a failed test cell showed in the autograded notebook, as one line."""
-    path = root / "autograded" / student / assignment / NOTEBOOKS[assignment]
-    messages = {}
-    for cell in nbformat.read(path, as_version=4).cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                text = "\n".join(output.get("traceback", [])) or f"{output['ename']}: {output['evalue']}"
-                messages[grade_id] = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", text).split())  # one line, unwrapped
-    return messages

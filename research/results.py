@@ -131,7 +131,7 @@ def measure_rows(configs: dict, seeds: int, arima: bool = True, workers: int = 2
     from .search import dask_client
 
     runs, rows = {family: [] for family in configs}, {}
-    with dask_client(scheduler, workers) as client:
+    with dask_client(workers, scheduler) as client:
         futures = [client.submit(arima_row, pure=False)] if arima else []
         if arima:
             print("arima: walk-forward over 1,441 test hours ...", flush=True)

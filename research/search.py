@@ -152,7 +152,7 @@ def _fail_trials_left_running(study) -> int:
     return len(stale)
 
 
-def dask_client(scheduler: str | None, workers: int):
+def dask_client(workers: int, scheduler: str | None = None):
     import logging
 
     from dask.distributed import Client, LocalCluster
@@ -205,7 +205,7 @@ def run_search(family: str, folder: Path, minutes: float, max_trials: int | None
             return False
         return time.monotonic() - started < budget
 
-    with dask_client(scheduler, workers) as client, warnings.catch_warnings():
+    with dask_client(workers, scheduler) as client, warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         client.run(_quiet)
         storage = DaskStorage(storage=study._storage, client=client)
@@ -355,7 +355,7 @@ def choose(family: str, folder: Path, count: int = 3, seeds: int = SEEDS, worker
     echo(f"{family}: {len(candidates)} finalists x {seeds} seeds, {len(todo)} trainings to run")
     started = time.monotonic()
     if todo:
-        with dask_client(scheduler, workers) as client:
+        with dask_client(workers, scheduler) as client:
             futures = [client.submit(validate, config, seed, pure=False) for config, seed in todo]
             for future in as_completed(futures):
                 record = future.result()

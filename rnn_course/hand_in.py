@@ -1,6 +1,6 @@
 """`nbgrader submit` for the course's students: the submission, then what is left to do.
 
-The students' nbgrader configuration (written by the instructor's `python -m instructor.hand_in
+The students' nbgrader configuration (written by the instructor's `python -m instructor
 exchange`) makes `nbgrader submit` and the Assignment List's Submit button use `CheckedSubmit`.
 Nothing is refused: a half-finished notebook handed in before the deadline is worth more than none.
 """

@@ -21,7 +21,10 @@ import pytest
 from grader_tests.plugins.integrity import KERNEL_REPORT
 from instructor import classroom
 from instructor.classroom import NOTEBOOKS
-from instructor.submissions import ATTACK_PORT, REFUSED, REPORTED, TESTS, VARIANTS, build, variants
+from instructor.submissions import ATTACK_PORT, TESTS, VARIANTS, build, variants
+
+from attacks import REFUSED, REPORTED
+from autograded import failure_messages
 
 pytestmark = pytest.mark.autograde
 
@@ -74,7 +77,7 @@ class LoopbackListener:
 
 @pytest.fixture(scope="session")
 def graded(course, data_dir, before_grading):
-    """assignment -> {student: Outcome}, autograding each class the first time it is asked for.
+    """assignment -> {student: GradedSubmission}, autograding each class the first time it is asked for.
     While the GRU quiz's class (with its attacks) is graded, a server listens on the loopback;
     `grade.loopback_connections` counts the connections it got."""
     results = {}
@@ -128,7 +131,7 @@ def test_a_mistake_loses_exactly_its_tests_with_a_message(graded, course, varian
     passed = {test for test, (score, most) in outcome.tests.items() if score == most}
     assert failed == set(variant.lost), f"{variant.description}: failed {sorted(failed)}, expected {sorted(variant.lost)}"
     assert passed | failed == set(TESTS[variant.assignment])
-    messages = classroom.failure_messages(course, variant.name, variant.assignment)
+    messages = failure_messages(course, variant.name, variant.assignment)
     for test in variant.lost:
         assert " failed " in messages.get(test, "") or "AssertionError" in messages.get(test, ""), (
             f"{test} of {variant.name} failed without a message: {messages.get(test)!r}")
@@ -228,7 +231,7 @@ def test_grades_export_lists_every_student(graded, course, tmp_path, assignment)
 @pytest.mark.parametrize("assignment", by_assignment())
 def test_students_validate_with_the_visible_tests_alone(course, assignment, tmp_path):
     """In a student's folder (no grading kit, no course config), `nbgrader validate` with the course's
-    cell timeout (README, Students) passes the solved notebook and names the failures of the blank one."""
+    cell timeout (docs/students.md) passes the solved notebook and names the failures of the blank one."""
     release = course / "release" / assignment
     solved, blank = tmp_path / "solved.ipynb", tmp_path / "blank.ipynb"
     solution = next(v for v in VARIANTS if v.assignment == assignment and v.name == "solution")

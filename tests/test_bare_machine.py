@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from instructor import classroom, demo, system_packages
-from instructor.classroom import Outcome
+from instructor import classroom
+from instructor.classroom import GradedSubmission
+from instructor.commands import demo, system_packages
 from instructor.submissions import VARIANTS, build
 
 ASSIGNMENT = "data_exploration"
@@ -38,7 +39,7 @@ def test_the_grade_command_says_why_once_and_queues_no_one_where_bwrap_cannot_be
 
 
 def test_the_demo_says_why_and_stops_before_anything_where_bwrap_cannot_be_found(tmp_path):
-    done = without_bwrap("-m", "instructor.demo", cwd=tmp_path)
+    done = without_bwrap("-m", "instructor", "demo", cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.count("`bwrap` is not installed") == 1 and "Grading cannot start" in done.stderr, done.stderr
     assert "Generating release/" not in done.stdout  # stopped before the first step
@@ -51,7 +52,7 @@ def test_the_demo_names_each_student_whose_grade_is_not_the_designed_one():
     def graded(variant, lost=None, problem=None):  # as designed, unless told otherwise
         lost = variant.lost if lost is None else lost
         problem = variant.problem if problem is None else problem
-        outcome = Outcome(demo.PREFIX + variant.name, variant.assignment, problem=problem)
+        outcome = GradedSubmission(demo.PREFIX + variant.name, variant.assignment, problem=problem)
         outcome.tests = {test: (0 if test in lost else 2, 2) for test in tests}
         return outcome
     lstm = next(v for v in chosen if v.name == "lstm_not_gru")

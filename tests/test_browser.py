@@ -6,7 +6,7 @@ the course on 127.0.0.1. The TA opens Formgrader, finds the assignment and the s
 written answer and finds the score in the gradebook; the feedback page and the autograded notebook
 show every failure whole and red, every pass green; none of the hostile student's scripts runs in
 Formgrader or in the feedback, and their written answer still reads as formatted text.
-With RNN_COURSE_SCREENSHOTS=1 (`make screenshots`) the pictures go to docs/screenshots/ for the README.
+With RNN_COURSE_SCREENSHOTS=1 (`make screenshots`) the pictures go to docs/screenshots/ for docs/tas.md.
 """
 
 import base64
@@ -27,7 +27,7 @@ import nbformat
 import pytest
 
 from instructor import classroom
-from instructor.hand_in import enrol
+from instructor.gradebook import enrol
 from instructor.submissions import VARIANTS, build, solved_notebook
 
 pytestmark = [pytest.mark.autograde, pytest.mark.xdist_group("browser")]
@@ -37,7 +37,7 @@ NOTEBOOK = classroom.NOTEBOOKS[ASSIGNMENT]
 STUDENTS = {"solution": "solution", "daily_sum": "daily_sum"}  # student id -> variant
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SCREENSHOTS = classroom.REPO / "docs" / "screenshots"
-RED, GREEN = "rgb(183, 28, 28)", "rgb(27, 94, 32)"  # instructor/views.py
+RED, GREEN = "rgb(183, 28, 28)", "rgb(27, 94, 32)"  # instructor/nbgrader_plugins/views.py
 DEBIAN_MATHJAX = Path("/usr/share/javascript/mathjax")  # libjs-mathjax: Formgrader's MathJax (the Makefile)
 CDN_HOST, CDN_MATHJAX = "cdnjs.cloudflare.com", "/ajax/libs/mathjax/2.7.7/"  # the feedback's (course_feedback)
 

@@ -145,7 +145,7 @@ def test_the_demo_without_data_or_network_says_where_to_put_the_data(tmp_path):
     if any((repo / "data").glob("*")):
         pytest.skip("data/ of this checkout holds files: the demo would find them")
     env = dict(os.environ, RNN_COURSE_DATA=str(tmp_path), PYTHONPATH=str(repo))
-    done = subprocess.run(["unshare", "--net", sys.executable, "-m", "instructor.demo"], cwd=tmp_path, env=env,
+    done = subprocess.run(["unshare", "--net", sys.executable, "-m", "instructor", "demo"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr

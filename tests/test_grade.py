@@ -1,4 +1,4 @@
-"""The class graded in parallel (`python -m instructor grade`, instructor/grade.py) against plain
+"""The class graded in parallel (`python -m instructor grade`, instructor/grading.py) against plain
 `nbgrader autograde`: the same class of the data exploration lab (answers right and wrong, a broken
 file, a missing notebook) graded both ways, then compared cell by cell; resuming, a locked gradebook,
 a worker that dies. One grading run each way serves every assertion of this module."""
@@ -15,7 +15,7 @@ import time
 import nbformat
 import pytest
 
-from instructor import classroom, grade
+from instructor import classroom, grading
 from instructor.submissions import VARIANTS, build
 
 pytestmark = [pytest.mark.autograde, pytest.mark.xdist_group("parallel_grading")]
@@ -200,7 +200,7 @@ def test_a_gradebook_held_by_another_writer_is_waited_for(both, tmp_path):
     holder.start()
     held.wait()
     started = time.monotonic()
-    score, most = grade.store_scores(db_url, "rnn-forecasting", ASSIGNMENT, "daily_sum", written)
+    score, most = grading.store_scores(db_url, "rnn-forecasting", ASSIGNMENT, "daily_sum", written)
     holder.join()
     assert time.monotonic() - started > 5
     assert score == most == 10
@@ -215,7 +215,7 @@ def test_a_dead_worker_is_reported_and_the_class_goes_on(both, tmp_path):
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
             LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
         future = client.submit(os._exit, 1, pure=False)
-        result = grade._collect(root, future, "crasher", ASSIGNMENT, ["data_exploration"],
+        result = grading._collect(root, future, "crasher", ASSIGNMENT, ["data_exploration"],
                                 f"sqlite:///{root / 'gradebook.db'}", "rnn-forecasting")
     assert result.score is None and "worker grading it died" in result.problem
     assert "crasher" in gradebook_rows(root)  # listed with 0 in exported grades

@@ -72,7 +72,7 @@ def cycle(tmp_path_factory, data_dir):
         patch.setenv("RNN_COURSE_EXCHANGE", str(exchange))
         try:
             seen["setup"] = subprocess.run(
-                [sys.executable, "-m", "instructor.hand_in", "exchange", "--course", str(course),
+                [sys.executable, "-m", "instructor", "exchange", "--course", str(course),
                  "--students-config", str(shared / "jupyter" / "nbgrader_config.py")],
                 capture_output=True, text=True, check=True, env=dict(os.environ, PYTHONPATH=str(classroom.REPO))).stdout
             students = {name: Student(name, shared / "jupyter") for name in STUDENTS}
@@ -300,7 +300,7 @@ def test_zip_collect_files_canvas_and_moodle_downloads_and_reports_the_rest(tmp_
 
 def test_a_student_id_formgrader_would_run_as_markup_is_refused(tmp_path):
     """nbgrader's own Formgrader pages write student ids into HTML unescaped: the hand-in refuses them."""
-    from instructor.hand_in import SAFE_ID, enrol
+    from instructor.gradebook import SAFE_ID, enrol
 
     with pytest.raises(ValueError, match="not a student id Formgrader can show safely"):
         enrol(f"sqlite:///{tmp_path / 'gradebook.db'}", "eve\"'><img src=x onerror=alert(1)>", "Eve")

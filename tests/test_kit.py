@@ -213,17 +213,17 @@ def test_models_the_numpy_pass_does_not_know_are_measured_with_keras(tmp_path, d
 
 
 def test_pass_marks_are_the_ones_the_calibration_gives():
-    from instructor.calibrate import pass_marks
+    from instructor.calibration import MEASURED, pass_marks
 
-    measured = pass_marks(Path(__file__).resolve().parents[1] / "instructor" / "calibration.jsonl")
+    measured = pass_marks(MEASURED)
     assert {a: rule for a, (_, _, rule) in measured.items()} == {
         a: entry.spec.mape_threshold for a, entry in with_mape_pass_mark().items()}
 
 
 def test_mape_floors_are_the_ones_the_calibration_gives():
-    from instructor.calibrate import floors
+    from instructor.calibration import MEASURED, floors
 
-    measured = floors(Path(__file__).resolve().parents[1] / "instructor" / "calibration.jsonl")
+    measured = floors(MEASURED)
     assert measured == {a: entry.spec.mape_floor for a, entry in with_mape_pass_mark().items()}
     assert ASSIGNMENTS["arima"].spec.mape_floor == 0.005  # half the deterministic reference's 1.17 %
 

@@ -95,3 +95,74 @@ def test_the_kernel_package_imports_only_itself_and_the_student_library():
     outside = [f"{name} imports {target}" for name, targets in graph().items() if name.startswith("grader_tests.kernel")
                for target in targets if not (target.startswith("grader_tests.kernel") or target.startswith("rnn_course"))]
     assert not outside, outside
+
+
+def private_calls(path: Path, modules) -> list:
+    """`module._name` or `from module import _name` of another project module in `path`."""
+    tree, found = ast.parse(path.read_text()), []
+    imported = {}  # local name -> project module
+    own = module_name(path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = own if path.name == "__init__.py" else own.rsplit(".", 1)[0]
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            for alias in node.names:
+                if f"{base}.{alias.name}" in modules:
+                    imported[alias.asname or alias.name] = f"{base}.{alias.name}"
+                elif base in modules and base != own and alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"{own} imports {base}.{alias.name}")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in modules and alias.asname:
+                    imported[alias.asname] = alias.name
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in imported
+                and node.attr.startswith("_") and not node.attr.startswith("__") and imported[node.value.id] != own):
+            found.append(f"{own} calls {imported[node.value.id]}.{node.attr}")
+    return found
+
+
+def test_no_module_of_the_project_uses_another_ones_private_names():
+    modules = project_modules()
+    found = [call for name, path in modules.items() if not name.startswith("tests")
+             for call in private_calls(path, modules)]
+    assert not found, found
+
+
+def test_private_calls_are_seen():
+    modules = project_modules()
+    sample = REPO / "instructor" / "_layout_sample.py"
+    sample.write_text("from . import classroom\nfrom .grading import _collect\nclassroom._hidden()\n")
+    try:
+        assert sorted(private_calls(sample, modules)) == ["instructor._layout_sample calls instructor.classroom._hidden",
+                                                          "instructor._layout_sample imports instructor.grading._collect"]
+    finally:
+        sample.unlink()
+
+
+def test_every_instructor_command_is_behind_the_one_entry_point():
+    from instructor.commands import COMMANDS
+
+    files = {p.stem for p in (REPO / "instructor" / "commands").glob("*.py") if p.name != "__init__.py"}
+    assert {module.rsplit(".", 1)[1] for module, _ in COMMANDS.values()} == files
+    for module, _ in COMMANDS.values():
+        assert "def main(argv=None)" in (REPO / Path(*module.split("."))).with_suffix(".py").read_text(), module
+    # the commands build on the rest of instructor/, never the other way round
+    users = [f"{name} imports {target}" for name, targets in graph().items() for target in targets
+             if target.startswith("instructor.commands.") and name.split(".")[0] != "tests"
+             and not name.startswith("instructor.commands") and name != "instructor.__main__"]
+    assert not users, users
+
+
+def test_the_development_environment_installs_every_extra_of_pyproject():
+    import re
+    import tomllib
+
+    extras = set(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    (installed,) = re.findall(r"--editable '\.\[([\w,]+)\]'", (REPO / "Makefile").read_text())
+    assert set(installed.split(",")) == extras
+    environments = (REPO / "docs" / "contributing.md").read_text().split("## Environments", 1)[1].split("\n## ", 1)[0]
+    assert all(f"`{extra}`" in environments for extra in extras), "docs/contributing.md lists every extra"

@@ -425,8 +425,8 @@ def autograde(root, student, answer, *options):
                           cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     peak = int(done.stderr.rsplit("PEAK_RSS_KIB ", 1)[1].split()[0]) * 1024
-    outcome = classroom.Outcome(student, ASSIGNMENT)
-    classroom._read_grades(root, outcome)
+    outcome = classroom.GradedSubmission(student, ASSIGNMENT)
+    classroom.read_grades(root, outcome)
     with (root / "integrity.csv").open() as handle:
         rows = [(r["event"], r["detail"]) for r in csv.DictReader(handle) if r["student"] == student]
     size = (root / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").stat().st_size

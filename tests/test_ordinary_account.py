@@ -24,7 +24,9 @@ import pytest
 from accounts import Account
 from grader_tests.plugins.integrity import FILE as INTEGRITY
 from instructor import classroom
-from instructor.submissions import REFUSED, REPORTED, TESTS, VARIANTS, build
+from instructor.submissions import TESTS, VARIANTS, build
+
+from attacks import REFUSED, REPORTED
 
 pytestmark = [pytest.mark.autograde, pytest.mark.xdist_group("ordinary_account"),
               pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("bwrap"),

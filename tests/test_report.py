@@ -1,4 +1,4 @@
-"""The class report of one assignment (instructor/report.py), on a small course folder made here
+"""The class report of one assignment (instructor/class_report.py), on a small course folder made here
 without grading: a gradebook written with nbgrader's API, autograded notebooks whose test_mape cell
 shows what the kit's MAPE check prints (run on a made-up measurement), a grading record and an
 integrity report. The page is opened in Debian's headless Chromium, offline."""
@@ -20,7 +20,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from grader_tests import engine
 from grader_tests.plugins import integrity, outside
 from grader_tests.assignments import ASSIGNMENTS
-from instructor import report
+from instructor import class_report as report
 from instructor.classroom import NOTEBOOKS, VENV_BIN
 
 ASSIGNMENT = "one_step_rnn_univariate"
@@ -159,7 +159,9 @@ def test_without_a_record_a_mape_test_or_a_gradebook(course):
 
 
 def test_command_line(course, capsys):
-    report.main([ASSIGNMENT, "--root", str(course)])
+    from instructor.commands import report as command
+
+    assert command.main([ASSIGNMENT, "--root", str(course)]) == 0
     assert capsys.readouterr().out.strip() == str(course / "reports" / ASSIGNMENT / "report.html")
 
 
@@ -232,7 +234,8 @@ def test_the_page_in_a_browser(course, tmp_path):
 def test_the_summary_counts_each_assignments_own_time():
     """With every assignment queued at once, one graded last still took only its own time: from its first
     submission starting on a worker to its last one recorded (two 12-second submissions on 2 workers)."""
-    from instructor.grade import Result, own_wall_time
+    from instructor.grading import own_wall_time
+    from instructor.classroom import GradedSubmission as Result
 
     def ran(start, seconds):
         at = lambda s: f"2026-12-06T10:{s // 60:02d}:{s % 60:02d}.000+00:00"  # noqa: E731

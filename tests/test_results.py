@@ -1,4 +1,4 @@
-"""The results table: the rows the README shows come from the committed results and choices, the
+"""The results table: the rows docs/research.md shows come from the committed results and choices, the
 plot's week is the real load, and every family's chosen configuration is the one its search chose."""
 
 import json
@@ -37,7 +37,7 @@ def test_the_table_sets_each_row_beside_the_tutorials_and_the_plot_is_drawn(tmp_
 
 
 def test_the_committed_rows_are_the_committed_choices():
-    """What the README's table shows was measured with the configuration each search chose."""
+    """What docs/research.md's table shows was measured with the configuration each search chose."""
     rows = json.loads(results.RESULTS.read_text())
     for family, (config, search) in results.chosen_configs().items():
         if search is None or family not in rows:

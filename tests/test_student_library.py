@@ -21,14 +21,14 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from instructor.classroom import NOTEBOOKS, REPO
-from instructor.release import STUDENT_LIBRARY, build_student_library
+from instructor.commands.release import STUDENT_LIBRARY, build_student_library
 from instructor.submissions import solved_notebook
 
 COMMITTED = REPO / STUDENT_LIBRARY
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 GUIDE = REPO / "docs" / "student-library.md"
 # Never in a student's hands: the course's other top-level folders, its solutions and hidden tests.
-NOT_FOR_STUDENTS = ("grader_tests", "instructor", "research", "source", "solutions", "tests", "calibration.jsonl")
+NOT_FOR_STUDENTS = ("grader_tests", "instructor", "research", "source", "solutions", "tests", "measured.jsonl")
 SECRETS = ("BEGIN HIDDEN TESTS", "### BEGIN SOLUTION", "grader_tests")
 # Packages of the instructor, research and test extras that students must not get.
 TOOLS = ("dask", "distributed", "optuna", "optuna-integration", "tqdm", "psycopg", "pytest", "pytest-xdist", "selenium",
@@ -102,9 +102,10 @@ def test_the_wheel_describes_the_student_library_not_the_course():
     assert meta["Summary"].startswith("Student library of the course")
     description = meta.get_payload()
     assert description.strip() == GUIDE.read_text().strip(), "the long description is docs/student-library.md"
-    readme = (REPO / "README.md").read_text()
-    for instructors_only in ("## Instructors", "grader_tests", "make release", "autograde", "## The sandbox"):
-        assert instructors_only in readme and instructors_only not in description, instructors_only
+    course_docs = "\n".join(p.read_text() for p in [REPO / "README.md", *(REPO / "docs").glob("*.md")] if p != GUIDE)
+    for instructors_only in ("## Grading a class in parallel", "grader_tests", "make release", "autograde",
+                             "## What the kernel sees"):
+        assert instructors_only in course_docs and instructors_only not in description, instructors_only
     # students' dependencies are the library's own, pinned; the extras are the checkout's, never installed by students
     plain = {Requirement(r) for r in meta.get_all("Requires-Dist") if "extra ==" not in r}
     assert {str(r) for r in plain} == set(PROJECT["dependencies"])
@@ -134,11 +135,12 @@ def test_requirements_pin_the_students_packages_as_the_lock_does():
 
 
 def documented_install() -> str:
-    """The one install command of docs/student-library.md, which the README repeats."""
+    """The one install command of docs/student-library.md, which the students' and the deployment's
+    pages repeat."""
     (command,) = [line.strip() for line in GUIDE.read_text().splitlines() if "python3 -m venv" in line]
-    readme = (REPO / "README.md").read_text()
-    assert readme.count(command) == 2, "the README's students' and JupyterHub steps give the guide's command"
-    assert "pip install ." not in readme.split("## Students", 1)[1].split("\n## ", 1)[0]
+    for page in ("students.md", "deployment.md"):
+        assert (REPO / "docs" / page).read_text().count(command) == 1, f"docs/{page} gives the guide's command"
+    assert "pip install ." not in (REPO / "docs" / "students.md").read_text()
     return command
 
 
@@ -212,7 +214,7 @@ def test_a_student_environment_made_as_documented_validates_a_notebook(data_dir,
     assert Path(seen["library"]).is_relative_to(venv / "lib"), seen
     assert seen["found"] == [], f"the student's environment can import {seen['found']}"
 
-    assert not list(venv.rglob("calibration.jsonl"))
+    assert not list(venv.rglob("measured.jsonl"))
     # nbgrader itself holds its delimiters (it is what strips them); nothing else may hold one, nor the kit's name.
     done = subprocess.run(["grep", "-rlF", *(arg for s in SECRETS for arg in ("-e", s)), str(venv)], capture_output=True, text=True)
     site = next((venv / "lib").glob("python3*/site-packages"))

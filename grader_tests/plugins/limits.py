@@ -1,5 +1,5 @@
 """Limits on a graded notebook as a whole, where the per-process rlimits of the sandbox fall short
-(grader_tests/plugins/sandbox.py uses them; README, "The sandbox").
+(grader_tests/plugins/sandbox.py uses them; docs/sandbox.md).
 
 - **Memory of all the kernel's processes together.** Each kernel gets its own memory cgroup, made
   by the kernel manager before the launch; the launch command's first step (a shell, still root)

@@ -147,3 +147,10 @@ def apply(nb, verdicts: dict) -> list:
         cell.metadata["grader"] = {"check": name, "passed": bool(verdict["passed"]),
                                    "measured": dict(verdict.get("measured") or {})}
     return disagreements
+
+
+def measured(cell, figure: str) -> float | None:
+    """A figure the grader measured for an autograded test cell (the "mape" as a fraction, say), kept
+    as data by `apply`, never read from what the cell printed; None when it has none."""
+    value = ((cell or {}).get("metadata", {}).get("grader") or {}).get("measured", {}).get(figure)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -6,7 +6,7 @@
 - as its own unprivileged uid (62000 and up, one per running kernel, so process limits are its own)
   when nbgrader runs as root; run by an ordinary account (a Formgrader hub service), in a user
   namespace of its own instead (`--unshare-user`: uid 62000 inside, the grader's account outside;
-  see "Grading as an ordinary account" in the README for what differs);
+  see "Grading as an ordinary account" in docs/deployment.md for what differs);
 - in bubblewrap (Debian's `bubblewrap`): a filesystem that shows only /usr, a few /etc files, the
   Python environment, the grading kit, the student library and the data, all read-only, plus a
   private copy of the notebook's folder and a private /tmp, the only places it can write; the
@@ -285,11 +285,16 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
     file_size_limit = Integer(512 * 1024**2, config=True, help="largest file the kernel may write, bytes")
     open_files_limit = Integer(1024, config=True)
     wall_limit = Float(0, config=True, help="seconds after which the kernel is killed (0: never)")
-    pass_env = List(Unicode(), ["PYTHONPATH", "LANG", "LC_ALL", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING",
-                                "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
-                                "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS",
-                                "KERAS_BACKEND", "RNN_COURSE_DATA"], config=True)
+    pass_env = List(Unicode(), config=True, help="environment variables the kernel gets from the grader")
     bwrap = Unicode("bwrap", config=True)
+
+    @default("pass_env")
+    def _pass_env_default(self):
+        import rnn_course
+        from rnn_course.data import ENV_VAR
+
+        return ["PYTHONPATH", "LANG", "LC_ALL", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING",
+                *rnn_course.THREAD_VARIABLES, *rnn_course.TENSORFLOW_ENVIRONMENT, ENV_VAR]
 
     @default("run_dir")
     def _run_dir_default(self):
@@ -767,7 +772,7 @@ class SandboxedExecute(Execute):
         elif self.sandbox:
             raise SandboxUnavailable(
                 f"refusing to run students' notebooks without the sandbox: {problem}. Install what it needs "
-                "(see the README), or grade without it with --SandboxedExecute.sandbox=False")
+                "(see docs/deployment.md), or grade without it with --SandboxedExecute.sandbox=False")
         else:
             self.log.warning("Grading WITHOUT the sandbox (%s): students' code runs with your rights", problem)
         if not self.outside_verdicts:

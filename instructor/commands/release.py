@@ -1,6 +1,6 @@
 """Generate release/ and solutions/ from source/ with nbgrader's own converters, in one process
 (a `nbgrader generate_assignment` command costs about 5 s of start-up; here each assignment takes
-a fraction of a second). Run from a course folder: ``python -m instructor.release [ASSIGNMENT ...]``
+a fraction of a second). Run from a course folder: ``python -m instructor release [ASSIGNMENT ...]``
 (default: every assignment of the catalogue). ``make release`` runs it in this repository.
 
 Run in a checkout of this repository (a folder with its pyproject.toml), it also builds what students
@@ -10,6 +10,7 @@ release/student-library/ (`build_student_library`; docs/student-library.md says 
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata
 import os
 import platform
@@ -113,7 +114,16 @@ def student_requirements(checkout: Path, project: dict, wheel: str) -> str:
             + "".join(pin + "\n" for pin in pins))
 
 
-if __name__ == "__main__":
-    release(sys.argv[1:] or list(ASSIGNMENTS))
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m instructor release", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment of the catalogue")
+    args = parser.parse_args(argv)
+    release(args.assignments or list(ASSIGNMENTS))
     if Path("pyproject.toml").is_file():  # a checkout of this repository, not a course folder made from it
         build_student_library(Path.cwd(), Path.cwd() / STUDENT_LIBRARY)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,11 +5,11 @@ MAPE measurement, the reference MAPE beside the seed's, and what the sandbox cos
 settings graded with and without it, side by side). Real `nbgrader autograde` runs in temporary
 course folders. Not a test.
 
-    python -m instructor.benchmark [--class-size 3] [--assignment ID]
-    python -m instructor.benchmark --class-grading [--assignment ID]
+    python -m instructor benchmark [--class-size 3] [--assignment ID]
+    python -m instructor benchmark --class-grading [--assignment ID]
 
 --class-grading: a class of the quiz's solution graded by serial `nbgrader autograde` and by
-`python -m instructor grade` (instructor/grade.py) on a local Dask cluster, side by side in one run:
+`python -m instructor grade` (instructor/grading.py) on a local Dask cluster, side by side in one run:
 2 workers against serial, 1/2/4 single-threaded workers, and 1/8/32 submissions.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import shutil
 import statistics
 import tempfile
@@ -26,9 +27,11 @@ from pathlib import Path
 
 import nbformat
 
-from . import classroom
-from .classroom import CATALOGUE, NOTEBOOKS, QUIZZES
-from .submissions import VARIANTS, build
+from grader_tests.plugins import outside
+
+from .. import classroom
+from ..classroom import CATALOGUE, NOTEBOOKS, QUIZZES
+from ..submissions import VARIANTS, build
 
 # The course's given code, and what the seed's notebooks had in its place.
 SEED_SETTINGS = {
@@ -53,11 +56,11 @@ def _notebook_figures(root: Path, student: str, assignment: str) -> dict:
     notebook = nbformat.read(root / "autograded" / student / assignment / NOTEBOOKS[assignment], 4)
     cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in notebook.cells}
     mape_cell = cells.get("test_mape", {})
-    measured = (mape_cell.get("metadata", {}).get("grader") or {}).get("measured", {}).get("mape") if mape_cell else None
+    measured = outside.measured(mape_cell, "mape")
     training = cells.get("train") or cells.get("walk_forward")  # the ARIMA lab fits in its answer cell
     return {"train": _cell_seconds(training) if training else float("nan"),
             "grader_mape": _cell_seconds(mape_cell) if mape_cell else float("nan"),
-            "mape": measured * 100 if isinstance(measured, (int, float)) else float("nan")}
+            "mape": float("nan") if measured is None else measured * 100}
 
 
 UNCONFINED = ("--SandboxedExecute.sandbox=False",)
@@ -99,7 +102,7 @@ def grade_solution(settings: str, assignment: str, class_size: int, extra: tuple
 def class_grading(assignment: str, sizes=(1, 8, 32), workers=(1, 2, 4), class_size: int = 8) -> list:
     """Seconds per submission: serial `nbgrader autograde` against the grade command, each after a
     warm-up submission (XLA's cache of the solution, nbgrader's start-up) that is not counted."""
-    from . import grade
+    from .. import grading
 
     solution = next(v for v in VARIANTS if v.assignment == assignment and v.name == "solution")
     rows = []
@@ -124,13 +127,13 @@ def class_grading(assignment: str, sizes=(1, 8, 32), workers=(1, 2, 4), class_si
         rows.append(("serial nbgrader autograde", 1, class_size, serial))
         print(f"serial nbgrader autograde, {class_size} submissions: {serial:.1f} s each", flush=True)
         for count in workers:
-            with grade.dask_client(count, None) as client:
+            with grading.dask_client(count) as client:
                 new_class(1)
-                grade.grade(root, [assignment], client=client, quiet=True, report=False)  # warm-up, per worker
+                grading.grade(root, [assignment], client=client, quiet=True, report=False)  # warm-up, per worker
                 for size in sizes if count == 2 else (class_size,):
                     new_class(size)
                     started = time.monotonic()
-                    results = grade.grade(root, [assignment], client=client, quiet=True, report=False)
+                    results = grading.grade(root, [assignment], client=client, quiet=True, report=False)
                     seconds = (time.monotonic() - started) / size
                     assert all(r.score == r.max_score for r in results), results
                     rows.append(("grade (Dask)", count, size, seconds))
@@ -146,19 +149,19 @@ def print_class_grading(assignment: str, rows: list) -> None:
         print(f"| {how} | {workers} | {size} | {seconds:.1f} | {serial / seconds:.2f}x |")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m instructor benchmark", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--class-size", type=int, default=3, help="submissions graded in one class run")
     parser.add_argument("--assignment", action="append", choices=list(NOTEBOOKS))
     parser.add_argument("--labs", action="store_true", help="the labs too (default: the quizzes)")
     parser.add_argument("--no-seed", action="store_true", help="leave out the seed's settings")
     parser.add_argument("--class-grading", action="store_true",
                         help="serial nbgrader autograde against the parallel grade command (default quiz: GRU)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.class_grading:
         for assignment in args.assignment or ["one_step_rnn_multivariate"]:
             print_class_grading(assignment, class_grading(assignment))
-        return
+        return 0
     rows, sandbox_rows = [], []
     for assignment in args.assignment or (list(NOTEBOOKS) if args.labs else QUIZZES):
         # side by side, alternating, so that the machine's load falls on each alike
@@ -192,7 +195,8 @@ def main() -> None:
         print(f"| {assignment} | {plain['in_class']:.1f} | {verdicts['in_class']:.1f} | {boxed['in_class']:.1f} | "
               f"{boxed['in_class'] - plain['in_class']:+.1f} | {plain['alone']:.1f} | {verdicts['alone']:.1f} | "
               f"{boxed['alone']:.1f} | {boxed['alone'] - plain['alone']:+.1f} |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

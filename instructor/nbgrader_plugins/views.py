@@ -2,7 +2,7 @@
 
 nbgrader renders both with nbconvert's HTML exporter, whose pages do not style the colours of a
 verdict and do not wrap its lines. `nbgrader_config.py` adds `CourseStyle` to both, and the feedback
-page uses the template in `instructor/templates/course_feedback/` (the summary at its top names
+page uses the template in `instructor/nbgrader_plugins/templates/course_feedback/` (the summary at its top names
 each test and marks it passed or failed).
 
 Everything on those pages that a student wrote (markdown, outputs of their code, cell metadata,

@@ -1,6 +1,6 @@
 """The class report of one assignment: one self-contained HTML file, and its figures as PNG beside it.
 
-    python -m instructor.report ASSIGNMENT [--root COURSE_FOLDER]
+    python -m instructor report ASSIGNMENT [--root COURSE_FOLDER]
 
 writes ``reports/<assignment>/report.html`` (with ``scores.png``, ``tests.png`` and ``mape.png``)
 and prints its path. The page shows the score distribution, the pass rate of each test, the measured
@@ -13,7 +13,7 @@ It reads, in the course folder:
 - the gradebook (scores, and each autograded test cell's score: a test passes with full points);
 - ``reports/<assignment>/grading.jsonl``, written by the grade command, one line per graded
   submission (the last line of a student counts): the seconds each took, and why one was not graded;
-- the autograded notebooks, for the MAPE the grader measured (the output of the ``test_mape`` cell);
+- the autograded notebooks, for the MAPE the grader measured (kept as data in the ``test_mape`` cell's metadata);
 - ``integrity.csv`` (grader_tests.plugins.integrity), the rows of this assignment.
 
 Running it again gives the same files, apart from the time written in the page.
@@ -33,7 +33,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader_tests.plugins import integrity
+from grader_tests.plugins import integrity, outside
 from grader_tests.assignments import ASSIGNMENTS as CATALOGUE
 
 MAPE_TEST = "test_mape"
@@ -133,8 +133,8 @@ def _measured_mape(path: Path) -> float | None:
     except Exception:
         return None
     cell = next((c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == MAPE_TEST), None)
-    value = ((cell or {}).get("metadata", {}).get("grader") or {}).get("measured", {}).get("mape")
-    return round(value * 100, 6) if isinstance(value, (int, float)) else None
+    value = outside.measured(cell, "mape")
+    return None if value is None else round(value * 100, 6)
 
 
 def _pass_mark(assignment: str) -> float | None:
@@ -509,16 +509,3 @@ def write_report(root: Path, assignment: str, db_url: str | None = None) -> Path
     page = folder / "report.html"
     page.write_text(render(data, figures, written), encoding="utf-8")
     return page
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("assignment", help="the assignment's id, e.g. one_step_rnn_univariate")
-    parser.add_argument("--root", type=Path, default=Path("."), help="the course folder (default: here)")
-    parser.add_argument("--db-url", default=None, help="the gradebook (default: sqlite:///ROOT/gradebook.db)")
-    args = parser.parse_args(argv)
-    print(write_report(args.root, args.assignment, args.db_url))
-
-
-if __name__ == "__main__":
-    main()

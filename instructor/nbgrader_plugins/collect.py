@@ -1,19 +1,12 @@
-"""How submissions reach the course folder: nbgrader's exchange on a shared server, or an LMS's zip.
-
-- `TrustedCollect` is `nbgrader collect` (set in nbgrader_config.py) trusting only what the file
-  system says: a submission is collected for the Unix user who owns it, whatever name it claims;
-  links and special files in it are left out; its time is when its files were last written
-  (which no student can set back), not the time written in its name or in `timestamp.txt`.
-- `LmsFileNames` is `nbgrader zip_collect`'s file-name plugin for the LMS patterns of
-  nbgrader_config.py; every file it cannot collect is reported with the reason.
-- `python -m instructor.hand_in exchange` makes the exchange folder and writes the students'
-  nbgrader configuration (course id, exchange folder, cell timeout), from nbgrader_config.py
-  (README, "Hand-in").
+"""`nbgrader collect` from the exchange of a shared server (set in nbgrader_config.py), trusting only
+what the file system says: a submission is collected for the Unix user who owns it, whatever name it
+claims; links and special files in it are left out; its time is when its files were last written
+(which no student can set back), not the time written in its name or in `timestamp.txt`.
+See docs/instructors.md, "Hand-in".
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import errno
 import fnmatch
@@ -36,15 +29,11 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.exchange.default.collect import ExchangeCollect
-from nbgrader.plugins import FileNameCollectorPlugin
 from nbgrader.utils import parse_utc
-from traitlets import Dict, Float, Integer
+from traitlets import Float, Integer
 
-REPO = Path(__file__).resolve().parent.parent
-STUDENTS_CONFIG = "/etc/jupyter/nbgrader_config.py"  # read by every user's nbgrader and Jupyter server
-# A student id Formgrader can show: nbgrader's own pages write ids into HTML unescaped (its templates
-# have no autoescape), so an id with markup would run in a TA's browser. Unix names and LMS ids fit.
-SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+from ..gradebook import SAFE_ID, enrol
+
 
 
 class TrustedCollect(ExchangeCollect):
@@ -266,22 +255,6 @@ def _receive_tree(data: bytes, target: str):
     return latest, [tuple(item) for item in meta["skipped"]]
 
 
-def enrol(db_url: str, student_id: str, full_name: str) -> None:
-    """Give a student of the gradebook a name ("John Doe": first John, last Doe; one word: the last
-    name), unless it has one: Formgrader lists students as "last, first", and "None, None" without."""
-    if not SAFE_ID.fullmatch(student_id):
-        raise ValueError(f"{student_id!r} is not a student id Formgrader can show safely (letters, digits, . _ -)")
-    first, _, last = full_name.strip().rpartition(" ")
-    with Gradebook(db_url) as gradebook:
-        try:
-            student = gradebook.find_student(student_id)
-            if student.first_name or student.last_name:
-                return
-        except MissingEntry:
-            pass
-        gradebook.update_or_create_student(student_id, first_name=first or None, last_name=last or student_id)
-
-
 def _full_name(uid: int, fallback: str) -> str:
     """The name of the Unix account (its GECOS field), or `fallback`."""
     try:
@@ -295,101 +268,3 @@ def _owner(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return f"uid {uid}"
-
-
-class LmsFileNames(FileNameCollectorPlugin):
-    """Each file of an LMS download is collected by the pattern that matches its whole path inside
-    its archive's folder; the student id is the name the LMS wrote, in lower case without spaces or
-    punctuation. Every file that is not collected is reported, and stays in the extracted folder."""
-
-    patterns = Dict(help="LMS name -> regular expression with the groups student_id, file_id and lms_id "
-                         "(and optionally late), matched against each file's path inside its archive's folder"
-                    ).tag(config=True)
-
-    def collect(self, submitted_file: str):
-        root, _, inside = submitted_file.partition("/extracted/")
-        relative = inside.partition("/")[2]  # without the folder named after the archive
-        if not hasattr(self, "_shared"):
-            self._shared = self._ids_of_two_students(root + "/extracted")
-        found = self._match(relative)
-        if found is None:
-            self.log.error("Not collected: %s matches no LMS file-name pattern (%s in nbgrader_config.py); it stays in "
-                           "the extracted folder: rename it, or add its LMS's pattern.", inside, ", ".join(self.patterns))
-            return None
-        lms, student_id, file_id, late, name, _ = found
-        if student_id in self._shared:
-            self.log.error("Not collected: %s: two students of the LMS are both %s (ids %s); file their notebooks "
-                           "in submitted/<student id>/ by hand.", inside, student_id, ", ".join(sorted(self._shared[student_id])))
-            return None
-        if late:
-            self.log.warning("%s: %s marks %s's submission late.", inside, lms, student_id)
-        enrol(self.parent.coursedir.db_url, student_id, name)
-        return {"student_id": student_id, "file_id": file_id}
-
-    def _match(self, relative: str):
-        """(lms, student id, file id, late, the LMS's name, LMS id) of the first pattern matching, or None."""
-        for lms, pattern in self.patterns.items():
-            match = re.fullmatch(pattern, relative)
-            if match:
-                found = match.groupdict()
-                student_id = re.sub(r"[^a-z0-9]", "", found["student_id"].lower())
-                return lms, student_id, found["file_id"], bool(found.get("late")), found["student_id"], found["lms_id"]
-        return None
-
-    def _ids_of_two_students(self, extracted: str) -> dict:
-        """Student ids that the LMS's names give to more than one of its students: id -> LMS ids."""
-        ids = {}
-        for folder, _, names in os.walk(extracted):
-            for name in names:
-                found = self._match(os.path.relpath(os.path.join(folder, name), extracted).partition("/")[2])
-                if found:
-                    ids.setdefault(found[1], set()).add(found[5])
-        return {student_id: lms_ids for student_id, lms_ids in ids.items() if len(lms_ids) > 1}
-
-
-def write_students_config(target: Path, course_id: str, exchange_root: str, cell_timeout: int) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(
-        f"# The students' nbgrader configuration of the course {course_id}: written by\n"
-        "# `python -m instructor.hand_in exchange` from the course's nbgrader_config.py; edit that one.\n"
-        "c = get_config()  # noqa: F821\n"
-        f"c.CourseDirectory.course_id = {course_id!r}\n"
-        f"c.Exchange.root = {exchange_root!r}\n"
-        "# Validate (the button, or `nbgrader validate`) lets a training cell run as long as grading does\n"
-        f"c.Execute.timeout = {cell_timeout!r}\n"
-        "# nbgrader submit, then a word on unanswered cells and how to validate\n"
-        "c.ExchangeFactory.submit = 'rnn_course.hand_in.CheckedSubmit'\n")
-    target.chmod(0o644)
-
-
-def course_config(course: Path):
-    from traitlets.config.loader import PyFileConfigLoader
-
-    return PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m instructor.hand_in", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    exchange = commands.add_parser("exchange", help="make the exchange folder and write the students' configuration")
-    exchange.add_argument("--students-config", type=Path, default=Path(STUDENTS_CONFIG),
-                          help=f"where the students' nbgrader reads it (default {STUDENTS_CONFIG})")
-    exchange.add_argument("--course", type=Path, default=Path.cwd(), help="the course folder (default: here)")
-    args = parser.parse_args(argv)
-
-    config = course_config(args.course)
-    root, course_id = config.Exchange.root, config.CourseDirectory.course_id
-    # Everyone writes here (students their submissions); the sticky bit keeps anyone but its owner
-    # from renaming the course's folder and putting another in its place.
-    os.makedirs(root, exist_ok=True)
-    info = os.lstat(root)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
-        sys.exit(f"{root} is not a folder of this user's: make it anew (it could belong to a student)")
-    os.chmod(root, 0o1777)
-    write_students_config(args.students_config, course_id, root, config.Execute.timeout)
-    print(f"exchange {root} (mode 1777) for the course {course_id}; students' configuration: {args.students_config}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

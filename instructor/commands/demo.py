@@ -1,8 +1,8 @@
 """The instructor's whole cycle on a demo class, in this course folder:
 
 release and solutions from source/ -> the demo class's submissions -> autograde, every assignment
-graded in parallel by `python -m instructor grade` (instructor/grade.py) with a class report each ->
-feedback -> grades exported to CSV -> a score table per student. Run with ``python -m instructor.demo``
+graded in parallel by `python -m instructor grade` (instructor/grading.py) with a class report each ->
+feedback -> grades exported to CSV -> a score table per student. Run with ``python -m instructor demo``
 (``make demo``). Running it again gives the same result.
 
 Each demo student's submission is designed to win or lose given tests (instructor/submissions.py);
@@ -21,10 +21,10 @@ from pathlib import Path
 from grader_tests.plugins import integrity
 from rnn_course import DataError, load_data
 
-from . import classroom, grade
-from .hand_in import enrol
-from .classroom import NOTEBOOKS, REPO
-from .submissions import VARIANTS, Variant, build
+from .. import classroom, grading
+from ..classroom import NOTEBOOKS, REPO
+from ..gradebook import enrol
+from ..submissions import VARIANTS, Variant, build
 
 PREFIX = "demo_"
 
@@ -92,12 +92,12 @@ def differences(chosen, outcomes) -> list:
 
 
 def run(root: Path = REPO, workers: int = 2) -> list:
-    """The whole cycle; one Outcome per demo student."""
+    """The whole cycle; one GradedSubmission per demo student."""
     started = time.monotonic()
-    wanted = grade.sandbox_wanted(root)
-    problem = grade.sandbox_problem() if wanted else None
+    wanted = grading.sandbox_wanted(root)
+    problem = grading.sandbox_problem() if wanted else None
     if problem:
-        raise grade.GradingUnavailable(grade.unavailable_message(problem))
+        raise grading.GradingUnavailable(grading.unavailable_message(problem))
     print("Checking the data ...", flush=True)
     load_data()
     print(f"[{_clock(time.monotonic() - started)}] Generating release/ and solutions/ from source/ ...", flush=True)
@@ -112,44 +112,41 @@ def run(root: Path = REPO, workers: int = 2) -> list:
     assignments = list(dict.fromkeys(v.assignment for v in chosen))
     print(f"[{_clock(time.monotonic() - started)}] Autograding {len(assignments)} assignments, "
           f"{workers} at a time (python -m instructor grade) ...", flush=True)
-    results = grade.grade(root, assignments, workers=workers, students=[PREFIX + v.name for v in chosen],
+    results = grading.grade(root, assignments, workers=workers, students=[PREFIX + v.name for v in chosen],
                           force=True)
-    outcomes = []
     for result in results:
-        outcome = classroom.Outcome(result.student, result.assignment, result.seconds, problem=result.problem)
         if result.score is not None:
             classroom.generate_feedback(root, result.student, result.assignment)
-            outcome.problem = None
-            classroom._read_grades(root, outcome)
-        outcomes.append(outcome)
+            result.problem = None  # graded: its tests below say what it lost
+            classroom.read_grades(root, result)
 
     csv_path = classroom.export_grades(root, root / "grades.csv")
     print(f"\n[{_clock(time.monotonic() - started)}] Done. Autograded points per student and assignment:\n")
-    print(score_table(outcomes))
+    print(score_table(results))
     print("\n" + integrity_table(root))
     print(f"\nGrades exported to {csv_path}; autograded notebooks in autograded/, feedback (HTML) in feedback/.")
     print(f"Class reports (HTML): {root / 'reports'}/<assignment>/report.html")
-    print("TAs grade the written answers with `nbgrader formgrader` (see the README).")
-    return outcomes
+    print("TAs grade the written answers with `nbgrader formgrader` (docs/tas.md).")
+    return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m instructor demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=2, help="submissions graded at a time")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         outcomes = run(workers=args.workers)
     except DataError as error:  # no data and no download: the message says where to put it, alone
         raise SystemExit(f"The demo needs the GEFCom2014 data: {error}") from None
-    except grade.GradingUnavailable as error:
+    except grading.GradingUnavailable as error:
         print(error, file=sys.stderr, flush=True)
-        raise SystemExit(2) from None
+        return 2
     wrong = differences([v for v in VARIANTS if v.in_demo], outcomes)
     if wrong:
         print(f"\n{len(wrong)} demo student(s) got another grade than the one designed for them:", file=sys.stderr)
         print("\n".join(f"  {line}" for line in wrong), file=sys.stderr, flush=True)
-    raise SystemExit(1 if wrong else 0)
+    return 1 if wrong else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

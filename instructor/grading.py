@@ -1,9 +1,6 @@
-"""Grade a whole class in parallel: each submitted student through nbgrader's own autograde, N at a time,
-on a local Dask cluster or on a running one whose workers are other machines.
-
-    python -m instructor grade ASSIGNMENT [ASSIGNMENT ...] [--workers N | --scheduler tcp://host:8786]
-                               [--student ID ...] [--force] [--quiet] [--db-url URL] [--Execute.timeout=60 ...]
-
+"""A whole class graded in parallel (the grade command's engine, instructor/commands/grade.py): each
+submitted student through nbgrader's own autograde, N at a time, on a local Dask cluster or on a running
+one whose workers are other machines.
 What travels with each student, so that no disk is shared: the submitted folder, a gradebook holding the
 assignment alone, and the course's grading kit (nbgrader_config.py, grader_tests/, instructor/, the
 assignment's source/ and release/; about 400 KB, unpacked once per machine). The worker runs `nbgrader autograde ASSIGNMENT --student ID` in a
@@ -41,32 +38,18 @@ import tempfile
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 from grader_tests.plugins import integrity
 
+from .classroom import GradedSubmission, failure_reason, missing_notebooks
+
 KIT_PARTS = ("nbgrader_config.py", "grader_tests", "instructor")  # plus source/ and release/ of each assignment
 SKIPPED = ("__pycache__", "*.pyc", ".ipynb_checkpoints")
 AUTOGRADE_TIMEOUT = 3600  # seconds for one student's whole `nbgrader autograde`, the sandbox's own limits inside
 LOCKED_RETRY_SECONDS = 120  # how long a gradebook write waits for another writer (Formgrader, a TA) to finish
-
-
-@dataclass
-class Result:
-    """One student's assignment, as the grade command saw it (a line of reports/<assignment>/grading.jsonl)."""
-
-    student: str
-    assignment: str
-    seconds: float = 0.0
-    score: float | None = None
-    max_score: float = 0.0
-    problem: str | None = None
-    worker: str | None = None
-    started: str = ""  # when a worker began grading it (UTC)
-    finished: str = ""
-    submission: str = ""  # submission_digest() of what was graded
 
 
 class GradingUnavailable(RuntimeError):
@@ -480,23 +463,7 @@ def store_integrity(root: Path, assignment: str, student: str, notebooks, rows: 
         integrity.record(str(root), (student, assignment, notebook), events)
 
 
-def failure_reason(log: str) -> str:
-    from .classroom import _failure_reason
-
-    return _failure_reason(log)
-
-
-def missing_notebooks(root: Path, assignment: str, student: str, notebooks, graded: bool = True) -> str | None:
-    folder = root / "submitted" / student / assignment
-    missing = [f"{name}.ipynb" for name in notebooks if not (folder / f"{name}.ipynb").exists()]
-    if not missing:
-        return None
-    found = sorted(p.name for p in folder.iterdir() if p.name != "timestamp.txt") if folder.is_dir() else []
-    return (f"{'graded 0: ' if graded else ''}{', '.join(missing)} missing from the submission "
-            f"(found: {', '.join(found) or 'nothing'})")
-
-
-# --- The command ---------------------------------------------------------------------------------------
+# --- A class ------------------------------------------------------------------------------------------
 
 class Progress:
     """A progress bar (counts, rate, time left) with a line per finished submission, or silence."""
@@ -527,7 +494,7 @@ class Progress:
             self.bar.close()
 
 
-def describe(result: Result, with_assignment: bool = False) -> str:
+def describe(result: GradedSubmission, with_assignment: bool = False) -> str:
     who = f"{result.assignment} / {result.student}" if with_assignment else result.student
     if result.problem and result.score is None:
         return f"{who:<28} NOT GRADED  {result.seconds:6.1f} s  {result.problem}"
@@ -536,7 +503,7 @@ def describe(result: Result, with_assignment: bool = False) -> str:
 
 
 @contextlib.contextmanager
-def dask_client(workers: int, scheduler: str | None):
+def dask_client(workers: int, scheduler: str | None = None):
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -552,7 +519,7 @@ def dask_client(workers: int, scheduler: str | None):
 def grade(root: Path, assignments, workers: int = 2, scheduler: str | None = None, students=None,
           force: bool = False, quiet: bool = False, db_url: str | None = None, options: tuple = (),
           client=None, report: bool = True) -> list:
-    """Grade every submitted student of each assignment; returns one Result per student graded or not.
+    """Grade every submitted student of each assignment; returns one GradedSubmission per student graded or not.
     Raises GradingUnavailable, before anyone is queued, when the workers cannot run the sandbox."""
     root = Path(root).resolve()
     settings = course_settings(root)
@@ -580,7 +547,7 @@ def grade(root: Path, assignments, workers: int = 2, scheduler: str | None = Non
                 future.release()
                 result.submission = digest
                 with one["log"].open("a") as handle:
-                    handle.write(json.dumps(asdict(result), default=str) + "\n")
+                    handle.write(json.dumps(journal_line(result), default=str) + "\n")
                 one["results"].append(result)
                 progress.finished(describe(result, len(assignments) > 1), problem=result.score is None)
                 if len(one["results"]) == one["count"]:
@@ -624,7 +591,7 @@ def _submit_class(root, client, kit, kit_id, assignment, db_url, course_id, stud
 def _finish_class(root, one, db_url, client, quiet, report) -> None:
     _summary(one["assignment"], one["results"], one["skipped"], client, quiet)
     if report:
-        from .report import write_report
+        from .class_report import write_report
 
         try:
             path = write_report(root, one["assignment"], db_url=db_url)
@@ -636,9 +603,9 @@ def _finish_class(root, one, db_url, client, quiet, report) -> None:
                 print(f"Class report: {path}", flush=True)
 
 
-def _collect(root, future, student, assignment, notebooks, db_url, course_id) -> Result:
-    """Store one finished student's grading in the course folder; any failure becomes the Result's reason."""
-    result = Result(student, assignment)
+def _collect(root, future, student, assignment, notebooks, db_url, course_id) -> GradedSubmission:
+    """Store one finished student's grading in the course folder; any failure becomes its `problem`."""
+    result = GradedSubmission(student, assignment)
     try:
         done = future.result()
     except Exception as error:  # noqa: BLE001 - the class goes on; the reason is reported
@@ -654,12 +621,12 @@ def _collect(root, future, student, assignment, notebooks, db_url, course_id) ->
         result.started = datetime.fromtimestamp(done["began"], UTC).isoformat(timespec="milliseconds")
         try:
             if done["returncode"] != 0 or done["autograded"] is None:
-                result.problem = (missing_notebooks(root, assignment, student, notebooks, graded=False)
+                result.problem = (missing_notebooks(root, assignment, student, notebooks)
                                   or failure_reason(done["log"]))
             else:
                 store_autograded(root, assignment, student, done["autograded"])
                 result.score, result.max_score = store_scores(db_url, course_id, assignment, student, done["scores"])
-                result.problem = missing_notebooks(root, assignment, student, notebooks)
+                result.problem = missing_notebooks(root, assignment, student, notebooks, graded=True)
             store_integrity(root, assignment, student, notebooks, done["integrity"])
         except Exception as error:  # noqa: BLE001 - reported as this student's, and the class goes on
             result.score = None
@@ -669,6 +636,11 @@ def _collect(root, future, student, assignment, notebooks, db_url, course_id) ->
             _retry_while_locked(lambda: _add_student(db_url, course_id, student))
     result.finished = datetime.now(UTC).isoformat(timespec="milliseconds")
     return result
+
+
+def journal_line(result: GradedSubmission) -> dict:
+    """The line of reports/<assignment>/grading.jsonl for one submission (its tests are in the gradebook)."""
+    return {name: value for name, value in asdict(result).items() if name != "tests"}
 
 
 def own_wall_time(results) -> float:
@@ -696,34 +668,3 @@ def _summary(assignment, results, skipped, client, quiet) -> None:
                      f"{wall / max(len(results), 1):.1f} s per submission of wall time")
     lines += [f"  not graded: {r.student}: {r.problem}" for r in failed]
     print("\n".join(lines), flush=True)
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m instructor grade", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("assignments", nargs="+", metavar="ASSIGNMENT")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="worker processes of the local Dask cluster (default: one per core)")
-    parser.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786) instead")
-    parser.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    parser.add_argument("--force", action="store_true", help="grade again students already graded")
-    parser.add_argument("--quiet", action="store_true",
-                        help="print nothing but the submissions not graded; exit status 1 if there are any")
-    parser.add_argument("--db-url", help="the gradebook (default: nbgrader_config.py's CourseDirectory.db_url)")
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the course folder (default: here)")
-    parser.add_argument("--no-report", action="store_true", help="do not write reports/<assignment>/report.html")
-    args, options = parser.parse_known_args(argv)
-    wrong = [o for o in options if not (o.startswith("--") and "." in o.split("=")[0])]
-    if wrong:
-        parser.error(f"unrecognized arguments: {' '.join(wrong)} (nbgrader options look like --Execute.timeout=60)")
-    try:
-        results = grade(args.root, args.assignments, args.workers, args.scheduler, args.student, args.force,
-                        args.quiet, args.db_url, tuple(options), report=not args.no_report)
-    except GradingUnavailable as error:
-        print(error, file=sys.stderr, flush=True)
-        return 2
-    return 1 if any(r.score is None for r in results) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """What the course needs from the machine beyond Python packages, checked before `make` installs
 anything: run by the Makefile (and `.ci/run`) with the system's python3, so only the standard library.
 
-    python3 instructor/system_packages.py grading|tests
+    python3 -m instructor system-packages grading|tests
 
 As root on Debian (or Ubuntu), what is missing is installed with apt-get. Anywhere else, it stops at
 once (exit status 1) and prints the one command to run. `grading` is what `make demo` and a course
@@ -53,10 +53,12 @@ def user_namespace_problem() -> "str | None":
             "sysctl kernel.apparmor_restrict_unprivileged_userns=0), or grade as root")
 
 
-def main(argv) -> int:
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     if len(argv) != 1 or argv[0] not in NEEDS:
-        print(f"usage: python3 {__file__} {'|'.join(NEEDS)}", file=sys.stderr)
-        return 2
+        print(f"usage: python3 -m instructor system-packages {{{','.join(NEEDS)}}}\n\n{__doc__}",
+              file=sys.stderr if argv[:1] not in (["-h"], ["--help"]) else sys.stdout)
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     if not (PYTHONS[0] <= sys.version_info[:2] < PYTHONS[1]):
         print(f"The course needs Python {PYTHONS[0][0]}.{PYTHONS[0][1]} to {PYTHONS[1][0]}.{PYTHONS[1][1] - 1}; "
               f"{sys.executable} is {sys.version.split()[0]}. Run make with PYTHON=/path/to/python3.11",
@@ -87,4 +89,4 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

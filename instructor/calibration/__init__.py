@@ -6,8 +6,8 @@ in and the seed of its read-only set-up cell changed; the MAPE is measured by th
 evaluation (a fresh process, test inputs built by the grader). Results are appended to a JSON-lines
 file as they come; a rerun skips what is already there.
 
-    python -m instructor.calibrate --seeds 20 --correct-seeds 5 --mistake-seeds 3 --out instructor/calibration.jsonl
-    python -m instructor.calibrate --summary instructor/calibration.jsonl
+    python -m instructor calibrate --seeds 20 --correct-seeds 5 --mistake-seeds 3
+    python -m instructor calibrate --summary instructor/calibration/measured.jsonl
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from .classroom import REPO
+from ..classroom import REPO
 from grader_tests.assignments import with_mape_pass_mark
-from .submissions import Variant, build, variants
+from ..submissions import Variant, build, variants
 
+MEASURED = Path(__file__).resolve().parent / "measured.jsonl"  # the runs the pass marks were chosen from
 SEED_CALL = "notebook.start(seed=42)"
 MEASURE = ('import json\nfrom grader_tests.measure.model_mape import measure_in_subprocess\n'
            'print("CALIBRATION", json.dumps(measure_in_subprocess({assignment!r}, model)))')
@@ -145,23 +146,3 @@ def margins(path: Path) -> str:
         lines.append(f"| {assignment} | {passing[0]:.2%} ({passing[1]}) | {failing[0]:.2%} ({failing[1]}) | "
                      f"{rule:.1%} | {CALIBRATED[assignment].spec.mape_threshold:.1%} |")
     return "\n".join(lines)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=REPO / "instructor" / "calibration.jsonl")
-    parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--correct-seeds", type=int, default=5, help="seeds for other correct styles")
-    parser.add_argument("--mistake-seeds", type=int, default=3)
-    parser.add_argument("--assignment", action="append", choices=list(CALIBRATED))
-    parser.add_argument("--summary", type=Path, help="print the table of a results file and stop")
-    args = parser.parse_args()
-    if args.summary:
-        print(summary(args.summary) + "\n\n" + margins(args.summary))
-        return
-    calibrate(args.out, args.seeds, args.correct_seeds, args.mistake_seeds, args.assignment or list(CALIBRATED))
-    print(summary(args.out))
-
-
-if __name__ == "__main__":
-    main()
