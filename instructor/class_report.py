@@ -34,24 +34,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader_tests.plugins import integrity, outside
+
+from .classroom import GradedSubmission
 from grader_tests.assignments import ASSIGNMENTS as CATALOGUE
 
 MAPE_TEST = "test_mape"
 SLOWEST = 10
 # What the kit's MAPE checks print (grader_tests/checks/models.py and arima.py), and their failure's "found" line
 GREEN, RED, BLUE, GREY = "#2e7d32", "#c62828", "#1565c0", "#9e9e9e"
-
-
-@dataclass
-class Submission:
-    """One graded submission, from the gradebook (and its autograded notebook for the MAPE)."""
-
-    student: str
-    score: float
-    max_score: float
-    tests: dict = field(default_factory=dict)  # test label -> passed (auto_score == max_score)
-    mape: float | None = None                  # percent, as the grader measured it
-    mape_passed: bool | None = None
 
 
 @dataclass
@@ -62,7 +52,7 @@ class ClassData:
     max_score: float = 0.0
     tests: list = field(default_factory=list)        # test labels in notebook order
     mape_notebooks: list = field(default_factory=list)  # notebooks (file names) with a test_mape cell
-    graded: list = field(default_factory=list)       # Submission, by student
+    graded: list = field(default_factory=list)       # GradedSubmission, by student
     runs: dict | None = None                         # student -> last grading.jsonl line; None: no file
     unreadable_lines: int = 0
     flags: list | None = None                        # integrity.csv rows of the assignment; None: no file
@@ -137,6 +127,10 @@ def _measured_mape(path: Path) -> float | None:
     return None if value is None else round(value * 100, 6)
 
 
+def mape_passed(graded: GradedSubmission) -> bool:
+    return any(graded.passed(label) for label in graded.tests if label.rpartition(" ")[2] == MAPE_TEST)
+
+
 def _pass_mark(assignment: str) -> float | None:
     """The MAPE pass mark in percent, from the kit's spec (its one place)."""
     threshold = getattr(getattr(CATALOGUE.get(assignment), "spec", None), "mape_threshold", None)
@@ -183,14 +177,13 @@ def read_class(root: Path, assignment: str, db_url: str | None = None) -> ClassD
                 student = submission.student.id
                 if student in problems:  # its last grading failed: a score in the gradebook is not of it
                     continue
-                graded = Submission(student, float(submission.score or 0.0), float(submission.max_score or 0.0))
+                graded = GradedSubmission(student, assignment, score=float(submission.score or 0.0),
+                                          max_score=float(submission.max_score or 0.0))
                 for nb in submission.notebooks:
                     for grade in nb.grades:
                         if (nb.name, grade.name) in labels:
-                            passed = grade.auto_score is not None and grade.auto_score >= grade.max_score
-                            graded.tests[labels[nb.name, grade.name]] = passed
+                            graded.tests[labels[nb.name, grade.name]] = (grade.auto_score, grade.max_score)
                             if grade.name == MAPE_TEST:
-                                graded.mape_passed = passed
                                 graded.mape = _measured_mape(root / "autograded" / student / assignment / f"{nb.name}.ipynb")
                 data.graded.append(graded)
     if not data.in_gradebook and MAPE_TEST in getattr(CATALOGUE.get(assignment), "tests", ()):
@@ -267,7 +260,7 @@ def tests_figure(data: ClassData) -> bytes:
         _nothing(axes, "no autograded test" if not data.tests else "no graded submission")
         return _png(figure)
     rows = range(len(data.tests))
-    passed = [sum(s.tests.get(test, False) for s in data.graded) for test in data.tests]
+    passed = [sum(s.passed(test) for s in data.graded) for test in data.tests]
     rates = [100 * p / len(data.graded) for p in passed]
     axes.barh(rows, [100] * len(rows), color="#eeeeee", height=0.6)
     axes.barh(rows, rates, color=[GREEN if r >= 50 else RED for r in rates], height=0.6)
@@ -413,7 +406,7 @@ def render(data: ClassData, figures: dict, written: str) -> str:
     out.append(_image(figures["scores"], "scores.png", "histogram of the students' scores"))
     if data.graded:
         rows = [(s.student, f"{_num(s.score)} / {_num(s.max_score)}",
-                 f"{sum(s.tests.values())} of {len(s.tests)}",
+                 f"{sum(map(s.passed, s.tests))} of {len(s.tests)}",
                  "-" if s.mape is None else f"{s.mape:.2f} %") for s in data.graded]
         out.append(f"<details><summary>Every graded submission ({len(rows)})</summary>"
                    + _table(["student", "score", "tests passed", "measured MAPE"], rows, numeric=(1, 2, 3))
@@ -437,7 +430,7 @@ def render(data: ClassData, figures: dict, written: str) -> str:
         if measured:
             values = [s.mape for s in measured]
             facts.append(f"Median {statistics.median(values):.2f} %, lowest {min(values):.2f} %, highest "
-                         f"{max(values):.2f} %; {sum(1 for s in measured if s.mape_passed)} passed the MAPE test.")
+                         f"{max(values):.2f} %; {sum(1 for s in measured if mape_passed(s))} passed the MAPE test.")
         unmeasured = [s.student for s in data.graded if s.mape is None]
         if unmeasured:
             facts.append(f"No MAPE was measured for {', '.join(unmeasured)} (the notebook did not reach the "

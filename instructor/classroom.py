@@ -40,10 +40,16 @@ class GradedSubmission:
     max_score: float = 0.0
     problem: str | None = None
     tests: dict = field(default_factory=dict)  # grade_id -> (score, max_score), autograded tests only
+    mape: float | None = None   # percent, as the grader measured it (read by the class report)
     worker: str | None = None   # the grade command's: the Dask worker that graded it,
     started: str = ""           # when the worker began (UTC),
     finished: str = ""          # when its result was recorded,
     submission: str = ""        # and the digest of what was graded (grading.submission_digest)
+
+    def passed(self, test: str) -> bool:
+        """Whether an autograded test scored its full points."""
+        score, most = self.tests.get(test, (None, None))
+        return score is not None and score >= most
 
 
 def run_nbgrader(root: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:

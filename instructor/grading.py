@@ -640,7 +640,7 @@ def _collect(root, future, student, assignment, notebooks, db_url, course_id) ->
 
 def journal_line(result: GradedSubmission) -> dict:
     """The line of reports/<assignment>/grading.jsonl for one submission (its tests are in the gradebook)."""
-    return {name: value for name, value in asdict(result).items() if name != "tests"}
+    return {name: value for name, value in asdict(result).items() if name not in ("tests", "mape")}
 
 
 def own_wall_time(results) -> float:
