@@ -374,12 +374,14 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
             except (OSError, ValueError, KeyError, TypeError):
                 continue
             folder = owner_file[:-len(".owner")]
-            with contextlib.suppress(OSError):  # (an ordinary account's kernels died with their grader)
+            with contextlib.suppress(OSError):
                 uid = os.stat(folder).st_uid
                 if not self.rootless and self.uid_base <= uid < self.uid_base + self.uid_count:
                     for pid in limits.uid_processes(uid):
                         with contextlib.suppress(OSError):
                             os.kill(pid, signal.SIGKILL)
+            if self.rootless:  # its kernel dies with its grader, but not at once on a busy machine
+                limits.kill_and_wait(lambda: limits.processes_naming(folder), seconds=10)
             if owner.get("cgroup"):
                 limits.MemoryCgroup(owner.get("cgroup_version", 1), owner["cgroup"], 0).remove(wait=2)
             with contextlib.suppress(OSError):
