@@ -243,3 +243,17 @@ def test_the_summary_counts_each_assignments_own_time():
     assert own_wall_time([ran(375, 12), ran(376, 12)]) == 13
     assert own_wall_time([ran(0, 30), ran(30, 30), ran(0, 60)]) == 60
     assert own_wall_time([Result("s", "a", problem="died")]) == 0
+
+
+def test_a_measured_mape_that_is_not_a_finite_number_is_no_measurement():
+    """A forecast with a NaN in it measures a NaN MAPE: the report counts it as not measured (a NaN among
+    the class's values would stop its figure being drawn for everyone)."""
+    from grader_tests.plugins import outside
+
+    def cell(value):
+        return {"metadata": {"grader": {"measured": {"mape": value}}}}
+
+    assert outside.measured(cell(0.0312), "mape") == 0.0312
+    for value in (float("nan"), float("inf"), True, "0.03", None):
+        assert outside.measured(cell(value), "mape") is None, value
+    assert outside.measured(None, "mape") is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import math
 import os
 import re
 import select
@@ -153,4 +154,5 @@ def measured(cell, figure: str) -> float | None:
     """A figure the grader measured for an autograded test cell (the "mape" as a fraction, say), kept
     as data by `apply`, never read from what the cell printed; None when it has none."""
     value = ((cell or {}).get("metadata", {}).get("grader") or {}).get("measured", {}).get(figure)
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    real = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return value if real and math.isfinite(value) else None  # a NaN forecast's MAPE is no measurement
