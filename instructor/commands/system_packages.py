@@ -25,6 +25,9 @@ TESTS = GRADING + [
     ("the browser tests", lambda: shutil.which("chromium"), "chromium"),
     ("the browser tests", lambda: shutil.which("chromedriver"), "chromium-driver"),
     ("the Postgres gradebook test", lambda: _postgres(), "postgresql"),
+    ("the JupyterHub test: its course environment, made with Debian's Python",
+     lambda: subprocess.run(["/usr/bin/python3", "-c", "import ensurepip"], capture_output=True).returncode == 0
+     if os.path.exists("/usr/bin/python3") else False, "python3-venv"),
 ]
 NEEDS = {"grading": GRADING, "tests": TESTS}
 PYTHONS = ((3, 11), (3, 14))  # pyproject.toml's requires-python: at least the first, below the second

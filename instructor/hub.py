@@ -1,0 +1,383 @@
+"""The course on one machine's JupyterHub, as nbgrader deploys it (the hub command's engine,
+instructor/commands/hub.py; docs/deployment.md says what an administrator runs).
+
+- Real Unix accounts from a roster: students and graders, each with a password (PAM), each home
+  readable by its owner alone. Each user's server is spawned as that user (JupyterHub's local
+  process spawner), from the course environment: the student library's pinned environment
+  (release/student-library/) plus jupyterhub-singleuser, in a folder every account can read.
+- The graders' Formgrader: a hub service named after the course id, a jupyterhub-singleuser run by an
+  ordinary grading account (not root) in the course folder, which only that account can read.
+  Graders reach it through the hub group `formgrade-<course id>`; students cannot.
+- The exchange and the course id come from the course's nbgrader_config.py; the students' nbgrader
+  configuration is written into the course environment (etc/jupyter/), not /etc.
+
+Everything lives under one folder (default /srv/rnn-course): hub/ (the hub's database, secrets,
+configuration and log; root's), env/ (the course environment), data/ (the GEFCom2014 data, readable by
+all), grading/ (the grading account's home, with course/ inside). Starting again reuses all of it.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import hashlib
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .classroom import REPO
+from .exchange import course_config, make_exchange, write_students_config
+
+ROLES = ("student", "grader")
+ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,30}")  # what useradd takes (Debian's NAME_REGEX, shortened)
+PORTS = {"hub API": 8081, "proxy API": 8001, "Formgrader service": 9999}  # on 127.0.0.1; the public port is an option
+COURSE_PARTS = ("nbgrader_config.py", "source", "release")  # copied into the course folder once: then the graders'
+CODE_PARTS = ("grader_tests", "instructor")  # the grading kit and nbgrader's plug-ins: this checkout's, at every start
+DATA_FILES = ("energy.csv", "GEFCom2014-E.xlsx")
+# nbgrader's instructor panels: off in the course environment (students), on again for the graders' service
+INSTRUCTOR_LAB_EXTENSIONS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
+INSTRUCTOR_SERVER_EXTENSION = "nbgrader.server_extensions.formgrader"
+SERVER_STOP_SECONDS = 5  # servers ignore SIGINT: SIGTERM after 1 s, SIGKILL after this
+
+
+class HubProblem(Exception):
+    """The hub cannot start as asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Member:
+    username: str
+    role: str
+    name: str
+    password: str  # "" when the roster gives none: one is made for a new account
+
+
+@dataclass(frozen=True)
+class Layout:
+    home: Path
+
+    @property
+    def hub(self) -> Path:
+        return self.home / "hub"
+
+    @property
+    def env(self) -> Path:
+        return self.home / "env"
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def grading(self) -> Path:
+        return self.home / "grading"
+
+    @property
+    def course(self) -> Path:
+        return self.grading / "course"
+
+
+def read_roster(path: Path) -> list:
+    """The roster's members: a CSV file with the header username,role,name,password (password may be
+    empty). Every line it cannot use is named with the reason."""
+    problems, members, seen = [], [], set()
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise HubProblem(f"cannot read the roster {path}: {error.strerror}") from None
+    rows = csv.DictReader(text.splitlines())
+    if rows.fieldnames is None or not {"username", "role"} <= set(rows.fieldnames):
+        raise HubProblem(f"{path}: the first line must be the header username,role,name,password")
+    for number, row in enumerate(rows, start=2):
+        username, role = (row.get("username") or "").strip(), (row.get("role") or "").strip().lower()
+        if None in row:
+            problems.append(f"line {number}: more fields than the header has")
+        elif not ACCOUNT.fullmatch(username):
+            problems.append(f"line {number}: {username!r} is not a Unix account name (lower-case letters, digits, - _)")
+        elif role not in ROLES:
+            problems.append(f"line {number}: role {role!r} is neither {' nor '.join(ROLES)}")
+        elif username in seen:
+            problems.append(f"line {number}: {username} is listed twice")
+        elif ":" in (row.get("password") or "") or "\n" in (row.get("password") or ""):
+            problems.append(f"line {number}: a password cannot hold ':'")
+        else:
+            seen.add(username)
+            members.append(Member(username, role, (row.get("name") or "").strip() or username,
+                                  (row.get("password") or "").strip()))
+    if problems:
+        raise HubProblem(f"the roster {path} has lines the hub cannot use:\n  " + "\n  ".join(problems))
+    if not any(m.role == "grader" for m in members):
+        raise HubProblem(f"the roster {path} names no grader: Formgrader would be reachable by no one")
+    return members
+
+
+def grading_account(course_id: str) -> str:
+    return f"grader-{course_id}"[:32]
+
+
+def check_can_start(port: int) -> None:
+    if os.geteuid() != 0:
+        raise HubProblem("the hub must run as root: it makes the accounts and starts each user's server as that user "
+                         "(sudo python -m instructor hub ...)")
+    for what, number in {"the hub's public port": port, **PORTS}.items():
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1" if what in PORTS else "", number))
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE:
+                    raise
+                raise HubProblem(f"port {number} ({what}) is taken: stop what listens there "
+                                 f"(ss -ltnp 'sport = :{number}'){' or choose another with --port' if what not in PORTS else ''}") from None
+
+
+CLEAN_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+
+
+def _run(*command: str, stdin: str | None = None, cwd: Path | None = None) -> None:
+    """A command with none of this process's variables (PYTHONPATH would bring this checkout along)."""
+    done = subprocess.run(command, input=stdin, text=True, capture_output=True, cwd=cwd or "/",
+                          env={**CLEAN_ENV, "HOME": os.environ.get("HOME", "/root")})
+    if done.returncode != 0:
+        raise HubProblem(f"{' '.join(command[:3])} failed: {done.stderr.strip() or done.stdout.strip()}")
+
+
+def make_account(username: str, comment: str, home: Path | None = None) -> bool:
+    """Make the Unix account unless it exists; its home is its own alone (0700). True if it was made."""
+    try:
+        entry = pwd.getpwnam(username)
+        made = False
+    except KeyError:
+        _run("useradd", "--create-home", "--user-group", "--shell", "/bin/bash", "--comment", comment,
+             *(("--home-dir", str(home)) if home else ()), username)
+        entry, made = pwd.getpwnam(username), True
+    os.chmod(entry.pw_dir, 0o700)
+    return made
+
+
+def set_accounts(members, passwords_file: Path) -> list:
+    """Make the roster's accounts; returns the names made. A new account without a password in the
+    roster gets a made-up one, written to `passwords_file` (root's alone) for the administrator."""
+    made, new_passwords = [], []
+    for member in members:
+        if make_account(member.username, member.name):
+            made.append(member.username)
+            password = member.password or secrets.token_urlsafe(12)
+            if not member.password:
+                new_passwords.append((member.username, password))
+        else:
+            password = member.password  # an existing account keeps its password unless the roster gives one
+        if password:
+            _run("chpasswd", stdin=f"{member.username}:{password}\n")
+    if new_passwords:
+        passwords_file.parent.mkdir(parents=True, exist_ok=True)
+        with os.fdopen(os.open(passwords_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "w") as handle:
+            handle.writelines(f"{username},{password}\n" for username, password in new_passwords)
+    return made
+
+
+def _requirements_digest(checkout: Path) -> str:
+    library = checkout / "release" / "student-library"
+    digest = hashlib.sha256()
+    for path in sorted(library.iterdir()):
+        digest.update(path.name.encode() + path.read_bytes())
+    digest.update((checkout / "requirements-lock.txt").read_bytes())
+    return digest.hexdigest()
+
+
+def build_environment(layout: Layout, python: str, checkout: Path = REPO) -> None:
+    """The course environment every server runs in: the student library as students install it, and
+    jupyterhub-singleuser; built once, again only when the student library changes."""
+    marker = layout.env / ".built-from"
+    wanted = _requirements_digest(checkout)
+    if marker.exists() and marker.read_text() == wanted:
+        return
+    library = checkout / "release" / "student-library"
+    (wheel,) = library.glob("*.whl")
+    if layout.env.exists():
+        shutil.rmtree(layout.env)
+    _run(python, "-m", "venv", str(layout.env))
+    print(f"Installing the course environment into {layout.env} (a few minutes) ...", flush=True)
+    jupyterhub = next(line for line in (checkout / "requirements-lock.txt").read_text().splitlines()
+                      if line.startswith("jupyterhub=="))
+    _run(str(layout.env / "bin" / "pip"), "install", "--quiet", "--constraint", str(checkout / "requirements-lock.txt"),
+         "-r", str(library / "requirements.txt"), str(wheel), jupyterhub, cwd=layout.env)
+    _run(str(layout.env / "bin" / "python"), "-c", "import rnn_course, sys; "
+         "assert rnn_course.__file__.startswith(sys.prefix), rnn_course.__file__")
+    jupyter = str(layout.env / "bin" / "jupyter")
+    _run(jupyter, "labextension", "disable", "--level=sys_prefix", *INSTRUCTOR_LAB_EXTENSIONS)
+    _run(jupyter, "server", "extension", "disable", "--sys-prefix", INSTRUCTOR_SERVER_EXTENSION)
+    etc = layout.env / "etc" / "jupyter"
+    etc.mkdir(parents=True, exist_ok=True)
+    # Formgrader's MathJax from Debian's libjs-mathjax; JupyterHub 6 forbids framing, which blanks
+    # Formgrader inside JupyterLab: the course's own pages may frame each other.
+    (etc / "jupyter_server_config.py").write_text(
+        "# written by `python -m instructor hub`\n"
+        "c.ServerApp.extra_static_paths = ['/usr/share/javascript']\n"
+        "c.ServerApp.tornado_settings = {'headers': {'Content-Security-Policy': \"frame-ancestors 'self'\"}}\n")
+    subprocess.run(["chmod", "-R", "a+rX,go-w", str(layout.env)], check=True)
+    marker.write_text(wanted)
+
+
+def place_data(layout: Layout, source: Path) -> None:
+    """The data, readable by every account (students load it in their notebooks)."""
+    layout.data.mkdir(parents=True, exist_ok=True)
+    os.chmod(layout.data, 0o755)
+    for name in DATA_FILES:
+        if (source / name).is_file() and not (layout.data / name).exists():
+            shutil.copyfile(source / name, layout.data / name)
+            os.chmod(layout.data / name, 0o644)
+    if not (layout.data / DATA_FILES[0]).exists():
+        raise HubProblem(f"no {DATA_FILES[0]} in {source}: set RNN_COURSE_DATA to the folder that holds it")
+
+
+def _copy(source: Path, target: Path) -> None:
+    if source.is_dir():
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints",
+                                                                       "student-library"))
+    else:
+        shutil.copy(source, target)
+
+
+def place_course(layout: Layout, account: str, checkout: Path = REPO) -> None:
+    """The course folder of the grading account. Its notebooks and configuration come from this checkout
+    the first time; afterwards they are the graders' (with the gradebook and the submissions) and are
+    left as they are. The grading kit and the plug-ins are this checkout's, renewed at every start."""
+    made = make_account(account, "the course's grading account", home=layout.grading)
+    entry = pwd.getpwnam(account)
+    if not layout.course.exists():
+        layout.course.mkdir()
+        for part in COURSE_PARTS:
+            _copy(checkout / part, layout.course / part)
+    elif made:
+        raise HubProblem(f"{layout.course} exists but its account {account} did not: move it away or make the account")
+    for part in CODE_PARTS:
+        shutil.rmtree(layout.course / part, ignore_errors=True)
+        _copy(checkout / part, layout.course / part)
+    # the grading account's own Jupyter configuration (read before the environment's): Formgrader on
+    config = layout.grading / ".jupyter"
+    (config / "labconfig").mkdir(parents=True, exist_ok=True)
+    (config / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {name: False for name in INSTRUCTOR_LAB_EXTENSIONS}}, indent=1))
+    (config / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": {INSTRUCTOR_SERVER_EXTENSION: True}}}, indent=1))
+    subprocess.run(["chown", "-R", f"{entry.pw_uid}:{entry.pw_gid}", str(layout.grading)], check=True)
+    os.chmod(layout.grading, 0o700)
+
+
+def write_config(layout: Layout, members, course_id: str, account: str, port: int, exchange: str) -> Path:
+    """jupyterhub_config.py of this course, in hub/ (written anew at every start)."""
+    students = sorted(m.username for m in members if m.role == "student")
+    graders = sorted(m.username for m in members if m.role == "grader")
+    group = f"formgrade-{course_id}"
+    env_bin = layout.env / "bin"
+    path_value = f"{env_bin}:/usr/local/bin:/usr/bin:/bin"
+    server_env = {"RNN_COURSE_DATA": str(layout.data), "PATH": path_value, "LANG": "C.UTF-8"}
+    service_env = {**server_env, "JUPYTERHUB_DEFAULT_URL": "/lab", "RNN_COURSE_EXCHANGE": exchange,
+                   "HOME": str(layout.grading)}
+    proxy = Path(sys.executable).parent / "configurable-http-proxy"
+    settings = {
+        "JupyterHub.bind_url": f"http://:{port}",
+        "JupyterHub.hub_bind_url": f"http://127.0.0.1:{PORTS['hub API']}",
+        "ConfigurableHTTPProxy.api_url": f"http://127.0.0.1:{PORTS['proxy API']}",
+        "ConfigurableHTTPProxy.command": [str(proxy)],
+        "ConfigurableHTTPProxy.pid_file": str(layout.hub / "proxy.pid"),
+        "ConfigurableHTTPProxy.auth_token": (layout.hub / "proxy_token").read_text().strip(),
+        "JupyterHub.db_url": f"sqlite:///{layout.hub / 'jupyterhub.sqlite'}",
+        "JupyterHub.cookie_secret_file": str(layout.hub / "jupyterhub_cookie_secret"),
+        "JupyterHub.pid_file": str(layout.hub / "jupyterhub.pid"),
+        "JupyterHub.authenticator_class": "pam",
+        "Authenticator.allowed_users": students + graders,
+        "PAMAuthenticator.open_sessions": False,
+        "JupyterHub.cleanup_servers": True,
+        "JupyterHub.load_groups": {group: graders},
+        "JupyterHub.load_roles": [
+            {"name": group, "groups": [group],
+             "scopes": [f"access:services!service={course_id}", "list:services", f"read:services!service={course_id}"]},
+            {"name": "server", "scopes": ["inherit"]},
+        ],
+        "JupyterHub.services": [{
+            "name": course_id, "url": f"http://127.0.0.1:{PORTS['Formgrader service']}",
+            "command": [str(env_bin / "jupyterhub-singleuser"), f"--ServerApp.root_dir={layout.course}"],
+            "user": account, "cwd": str(layout.course), "environment": service_env, "display": True,
+            "oauth_no_confirm": True,
+        }],
+        "Spawner.cmd": [str(env_bin / "jupyterhub-singleuser")],
+        "Spawner.default_url": "/lab",
+        "Spawner.environment": server_env,
+        "Spawner.env_keep": [],  # nothing of the hub's own environment reaches a user's server
+        "Spawner.start_timeout": 120,
+        "Spawner.http_timeout": 120,
+        "LocalProcessSpawner.interrupt_timeout": 1,
+        "LocalProcessSpawner.term_timeout": SERVER_STOP_SECONDS,
+    }
+    lines = ["# The course's JupyterHub: written by `python -m instructor hub` at every start; edit the roster or",
+             "# the command's options instead.", "c = get_config()  # noqa: F821"]
+    lines += [f"c.{name} = {value!r}" for name, value in settings.items()]
+    config = layout.hub / "jupyterhub_config.py"
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def check_python(python: str, checkout: Path = REPO) -> None:
+    """The course environment's Python: one every account can run, of the version the student library's
+    requirements were pinned on, able to make a venv."""
+    wanted = re.search(r"on Python (\d+\.\d+)", (checkout / "release" / "student-library" / "requirements.txt").read_text())
+    wanted = wanted.group(1) if wanted else "3.11"
+    try:
+        done = subprocess.run([python, "-c", "import ensurepip, sys; print('%d.%d' % sys.version_info[:2])"],
+                              capture_output=True, text=True, env=CLEAN_ENV)
+    except OSError as error:
+        raise HubProblem(f"{python} cannot be run ({error.strerror}): apt-get install python3-venv, or give --python") from None
+    if done.returncode != 0:
+        raise HubProblem(f"{python} cannot make a virtual environment: apt-get install python3-venv")
+    real = Path(shutil.which(python) or python).resolve()
+    closed = [str(folder) for folder in real.parents if not os.stat(folder).st_mode & 0o001]
+    if closed:
+        raise HubProblem(f"{python} lies in {closed[-1]}, which other accounts cannot enter: give --python a Python "
+                         "every account can run (Debian's /usr/bin/python3)")
+    if done.stdout.strip() != wanted:
+        raise HubProblem(f"{python} is Python {done.stdout.strip()}; the student library is pinned on {wanted}: "
+                         f"give --python a Python {wanted} every account can run")
+
+
+def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checkout: Path = REPO) -> tuple:
+    """Everything the hub needs, made or checked; returns (jupyterhub_config.py, layout, course id)."""
+    check_can_start(port)
+    members = read_roster(roster)
+    check_python(python, checkout)
+    layout = Layout(home)
+    config = course_config(checkout)
+    course_id, exchange = config.CourseDirectory.course_id, config.Exchange.root
+    for folder in (layout.home, layout.hub):
+        folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(layout.home, 0o755)
+    os.chmod(layout.hub, 0o700)
+    token = layout.hub / "proxy_token"
+    if not token.exists():
+        with os.fdopen(os.open(token, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
+            handle.write(secrets.token_hex(32))
+    place_data(layout, data)
+    build_environment(layout, python, checkout)
+    account = grading_account(course_id)
+    place_course(layout, account, checkout)
+    made = set_accounts(members, layout.hub / "new-passwords.csv")
+    if made:
+        print(f"Accounts made: {', '.join(made)}" + (f"; passwords made up for them are in {layout.hub / 'new-passwords.csv'}"
+                                                     if any(not m.password for m in members if m.username in made) else ""))
+    try:
+        make_exchange(exchange)
+    except ValueError as error:
+        raise HubProblem(str(error)) from None
+    write_students_config(layout.env / "etc" / "jupyter" / "nbgrader_config.py", course_id, exchange,
+                          config.Execute.timeout)
+    return write_config(layout, members, course_id, account, port, exchange), layout, course_id
+

@@ -1,0 +1,510 @@
+"""The course on JupyterHub (`python -m instructor hub`), clicked through in headless Chromium as its
+people would: two students fetch, run, validate and submit (one after the due date); a grader opens
+Formgrader through the hub, collects, autogrades, scores the written answer, generates and releases
+feedback; each student fetches and reads their own. And what must not work: a wrong password, one
+student as another, a student at the graders' service, in the course folder or in another's home.
+The hub is then stopped, started again with one more student, and has kept everything."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from instructor.hub import grading_account
+from instructor.submissions import solved_notebook
+
+pytestmark = [pytest.mark.autograde, pytest.mark.xdist_group("hub")]
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+COURSE = "rnn-forecasting"
+ASSIGNMENT = NOTEBOOK = "data_exploration"
+STUDENTS = {"rnnt-hub-ada": "Ada-pw-1x", "rnnt-hub-bo": "Bo-pw-2y"}
+GRADER = ("rnnt-hub-tara", "Tara-pw-3z")
+LATE_STUDENT = "rnnt-hub-cy"  # added to the roster mid-course
+WRITTEN_SCORE = 2  # of 3, given in Formgrader to the written answer
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def write_roster(path: Path, late_student: bool = False) -> None:
+    lines = ["username,role,name,password", *(f"{user},student,{user.split('-')[-1].title()} Student,{password}"
+                                               for user, password in STUDENTS.items()),
+             f"{GRADER[0]},grader,Tara Grader,{GRADER[1]}"]
+    if late_student:
+        lines.append(f"{LATE_STUDENT},student,Cy Student,")  # no password: one is made up for the new account
+    path.write_text("\n".join(lines) + "\n")
+
+
+def remove_accounts() -> None:
+    for user in [*STUDENTS, GRADER[0], LATE_STUDENT, grading_account(COURSE)]:
+        subprocess.run(["pkill", "--signal", "KILL", "--uid", user], capture_output=True)
+        subprocess.run(["userdel", "--remove", user], capture_output=True)
+
+
+class Hub:
+    def __init__(self, home: Path, roster: Path, port: int, data: Path):
+        self.home, self.roster, self.port, self.data = home, roster, port, data
+        self.base = f"http://127.0.0.1:{port}"
+        self.env = dict(os.environ, RNN_COURSE_EXCHANGE=str(home / "exchange"))
+        self.process = None
+
+    def start(self) -> None:
+        self.output = self.home.parent / f"hub-{time.monotonic_ns()}.out"
+        with self.output.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "instructor", "hub", "--roster", str(self.roster), "--home", str(self.home),
+                 "--port", str(self.port), "--data", str(self.data)], env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 900  # the first start builds the course environment
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"the hub command ended: {self.output.read_text()}"
+            with contextlib.suppress(OSError):
+                if urllib.request.urlopen(f"{self.base}/hub/login", timeout=5).status == 200:
+                    return
+            time.sleep(2)
+        pytest.fail(f"the hub did not start: {self.output.read_text()}")
+
+    def stop(self) -> float:
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(timeout=120) == 0, self.output.read_text()
+        return time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def hub(data_dir):
+    remove_accounts()
+    # a folder every account may cross (the course environment and the data are inside), unlike pytest's
+    folder = Path(tempfile.mkdtemp(prefix="rnn-course-hub-", dir="/tmp"))
+    folder.chmod(0o755)
+    roster = folder / "roster.csv"
+    write_roster(roster)
+    started = Hub(folder / "home", roster, free_port(), data_dir)
+    started.start()
+    try:
+        yield started
+    finally:
+        if started.process and started.process.poll() is None:
+            started.stop()
+        remove_accounts()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    def new():
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=1400,1000", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
+            options.add_argument(argument)
+        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        driver.set_page_load_timeout(120)
+        opened.append(driver)
+        return driver
+
+    opened = []
+    yield new
+    for driver in opened:
+        with contextlib.suppress(Exception):
+            driver.quit()
+
+
+# --- what people click ------------------------------------------------------------------------------------
+
+def body(driver) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def shows(driver, *expected: str, timeout: float = 60) -> str:
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with contextlib.suppress(TimeoutException):
+        WebDriverWait(driver, timeout).until(lambda d: all(e in body(d) for e in expected))
+    found = body(driver)
+    missing = [e for e in expected if e not in found]
+    assert not missing, f"{driver.current_url} does not show {missing}: {found[:1500]}"
+    return found
+
+
+def log_in(driver, hub: Hub, user: str, password: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{hub.base}/hub/logout")  # whoever was logged in in this browser is not any more
+    driver.get(f"{hub.base}/hub/login")
+    driver.find_element(By.ID, "username_input").send_keys(user)
+    driver.find_element(By.ID, "password_input").send_keys(password)
+    driver.find_element(By.ID, "login_submit").click()
+
+
+def log_in_as_grader(driver, hub: Hub) -> None:
+    """The grader logs in; the hub starts her own server too (and sends her there) before Formgrader is opened."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    log_in(driver, hub, *GRADER)
+    WebDriverWait(driver, 180).until(lambda d: f"/user/{GRADER[0]}/" in d.current_url)
+
+
+def open_lab(driver, hub: Hub, user: str, password: str) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    log_in(driver, hub, user, password)
+    WebDriverWait(driver, 180).until(lambda d: f"/user/{user}/lab" in d.current_url and "Nbgrader" in body(d))
+
+
+def menu(driver, top: str, item: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def labelled(selector, text):
+        return [e for e in driver.find_elements(By.CSS_SELECTOR, selector) if e.text == text]
+
+    WebDriverWait(driver, 60).until(lambda d: labelled(".lm-MenuBar-itemLabel", top))
+    labelled(".lm-MenuBar-itemLabel", top)[0].click()
+    WebDriverWait(driver, 10).until(lambda d: labelled(".lm-Menu-itemLabel", item))
+    labelled(".lm-Menu-itemLabel", item)[0].click()
+
+
+def assignment_button(driver, section: str, label: str):
+    """A button of the Assignment List: section is released, fetched or submitted."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    path = f"//*[@id='{section}_assignments_list']//button[normalize-space()='{label}']"
+    WebDriverWait(driver, 120).until(lambda d: d.find_elements(By.XPATH, path))
+    return driver.find_element(By.XPATH, path)
+
+
+def in_page(driver, script: str, *arguments):
+    """Run `script` (async, ending with done(value)) in the page, with the page's cookies and XSRF token."""
+    return driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];\n"
+        "const xsrf = (document.cookie.split('; ').find(c => c.startsWith('_xsrf=')) || '=').split('=')[1];\n"
+        + script, *arguments)
+
+
+def save_answers(driver, hub: Hub, user: str) -> None:
+    """The student's answers, typed and saved (through Jupyter's contents API, as the editor saves)."""
+    content = {"type": "notebook", "format": "json", "content": solved_notebook(ASSIGNMENT)}
+    status = in_page(driver, """
+        fetch(arguments[0], {method: 'PUT', headers: {'X-XSRFToken': xsrf, 'Content-Type': 'application/json'},
+                             body: arguments[1]}).then(r => done(r.status), e => done(String(e)));""",
+                     f"{hub.base}/user/{user}/api/contents/{ASSIGNMENT}/{NOTEBOOK}.ipynb", json.dumps(content))
+    assert status == 200, status
+
+
+def run_all_and_save(driver, hub: Hub, user: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{hub.base}/user/{user}/lab/tree/{ASSIGNMENT}/{NOTEBOOK}.ipynb")
+    WebDriverWait(driver, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")
+                                     and "Idle" in body(d))
+    menu(driver, "Run", "Run All Cells")
+    WebDriverWait(driver, 30).until(lambda d: [p for p in d.find_elements(By.CSS_SELECTOR, ".jp-InputPrompt") if "*" in p.text])
+    WebDriverWait(driver, 600).until(lambda d: not [p for p in d.find_elements(By.CSS_SELECTOR, ".jp-InputPrompt")
+                                                    if "*" in p.text])
+    errors = driver.find_elements(By.CSS_SELECTOR, "[data-mime-type='application/vnd.jupyter.error']")
+    assert not errors, [e.text[:300] for e in errors]
+    menu(driver, "File", "Save Notebook")
+    WebDriverWait(driver, 30).until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".jp-mod-dirty"))
+
+
+def fetch_run_validate_submit(driver, hub: Hub, user: str, password: str) -> str:
+    """A student's whole round; returns what Validate said."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    open_lab(driver, hub, user, password)
+    menu(driver, "Nbgrader", "Assignment List")
+    assignment_button(driver, "released", "Fetch").click()
+    assignment_button(driver, "fetched", "Submit")  # fetched: it is in the student's home
+    save_answers(driver, hub, user)
+    run_all_and_save(driver, hub, user)
+    menu(driver, "Nbgrader", "Assignment List")
+    WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#fetched_assignments_list a.assignment-notebooks-link"))
+    driver.find_element(By.CSS_SELECTOR, "#fetched_assignments_list a.assignment-notebooks-link").click()
+    assignment_button(driver, "fetched", "Validate").click()
+    WebDriverWait(driver, 600).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Dialog"))
+    said = driver.find_element(By.CSS_SELECTOR, ".jp-Dialog").text
+    driver.find_element(By.CSS_SELECTOR, ".jp-Dialog button.jp-mod-accept").click()
+    assignment_button(driver, "fetched", "Submit").click()
+    assignment_button(driver, "submitted", "Fetch Feedback")
+    return said
+
+
+def formgrader(driver, hub: Hub, page: str = "manage_assignments") -> None:
+    driver.get(f"{hub.base}/services/{COURSE}/formgrader/{page}")
+
+
+def table_row(driver, column: str, value: str):
+    """The row of a Formgrader table whose cell of class `column` is `value` (the tables load after the page)."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    path = f"//tr[td[contains(@class,'{column}')][normalize-space()='{value}']]"
+    with contextlib.suppress(TimeoutException):
+        WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.XPATH, path))
+    rows = driver.find_elements(By.XPATH, path)
+    assert rows, f"{driver.current_url} has no row whose {column} is {value}: {body(driver)[:1500]}"
+    return rows[0]
+
+
+def assignment_row(driver, assignment: str):
+    return table_row(driver, "name", assignment)
+
+
+def click_and_confirm(driver, row, cell: str, success: str) -> None:
+    """Click a Formgrader button of a row, wait for the message it ends with, close it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    button = row.find_element(By.CSS_SELECTOR, f"td.{cell} a")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center', inline: 'center'})", button)
+    button.click()
+    def shown(d):
+        return [m for m in d.find_elements(By.CSS_SELECTOR, ".modal.in") if m.is_displayed()]
+
+    WebDriverWait(driver, 600).until(shown)
+    modal = shown(driver)[-1]
+    said = " ".join(modal.get_attribute("textContent").split())
+    assert success in said, said
+    driver.execute_script("$(arguments[0]).modal('hide')", modal)  # as its close button does
+    WebDriverWait(driver, 10).until(lambda d: not shown(d))
+
+
+def set_due_date(driver, hub: Hub, due: datetime) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    formgrader(driver, hub)
+    assignment_row(driver, ASSIGNMENT).find_element(By.CSS_SELECTOR, "td.edit a").click()
+    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".modal.in input.modal-duedate"))
+    driver.execute_script("$('.modal.in input.modal-duedate').val(arguments[0]);"
+                          "$('.modal.in input.modal-timezone').val('UTC');", due.strftime("%Y-%m-%dT%H:%M:%S"))
+    [button for button in driver.find_elements(By.CSS_SELECTOR, ".modal.in button") if button.text == "Save"][0].click()
+    WebDriverWait(driver, 30).until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".modal.in"))
+
+
+def gradebook(hub: Hub):
+    from nbgrader.api import Gradebook
+
+    return Gradebook(f"sqlite:///{hub.home / 'grading' / 'course' / 'gradebook.db'}")
+
+
+def as_user(user: str, *command: str) -> subprocess.CompletedProcess:
+    """A command run as the account, as its terminal would run it."""
+    entry = pwd.getpwnam(user)
+    return subprocess.run(["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups", "--",
+                           *command], capture_output=True, text=True, cwd="/")
+
+
+def terminal(driver, hub: Hub, user: str, line: str) -> str:
+    """What the student's own JupyterLab terminal prints for `line`."""
+    return in_page(driver, """
+        const [base, user, line] = arguments;
+        fetch(`${base}/user/${user}/api/terminals`, {method: 'POST', headers: {'X-XSRFToken': xsrf}})
+          .then(r => r.json()).then(t => {
+            const socket = new WebSocket(`${base.replace('http', 'ws')}/user/${user}/terminals/websocket/${t.name}`);
+            let out = '';
+            socket.onmessage = m => { const [kind, text] = JSON.parse(m.data); if (kind === 'stdout') out += text;
+                                      if (out.includes('END-OF-CHECK')) { socket.close(); done(out); } };
+            socket.onopen = () => socket.send(JSON.stringify(['stdin', line + '; echo END-OF""-CHECK\\r']));
+            setTimeout(() => done(out), 20000);
+          }, e => done(String(e)));""", hub.base, user, line)
+
+
+# --- the tests ------------------------------------------------------------------------------------------
+
+def test_a_class_on_the_hub_from_release_to_feedback(hub, chromium, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    tara = chromium()
+    log_in_as_grader(tara, hub)
+    formgrader(tara, hub)  # generate (the student version, and the assignment in the gradebook), then release
+    click_and_confirm(tara, assignment_row(tara, ASSIGNMENT), "assign", f"Successfully created the student version of '{ASSIGNMENT}'")
+    click_and_confirm(tara, assignment_row(tara, ASSIGNMENT), "release", f"Successfully released '{ASSIGNMENT}'")
+
+    ada, bo = chromium(), chromium()
+    (ada_user, ada_password), (bo_user, bo_password) = STUDENTS.items()
+    said = fetch_run_validate_submit(ada, hub, ada_user, ada_password)
+    assert "Success! Your notebook passes all the tests." in said, said
+    time.sleep(1)
+    set_due_date(tara, hub, datetime.now(UTC).replace(microsecond=0))  # after Ada's submission, before Bo's
+    time.sleep(1.5)
+    fetch_run_validate_submit(bo, hub, bo_user, bo_password)
+
+    formgrader(tara, hub)
+    click_and_confirm(tara, assignment_row(tara, ASSIGNMENT), "collect", f"Successfully collected submissions of '{ASSIGNMENT}'")
+    formgrader(tara, hub, f"manage_submissions/{ASSIGNMENT}")
+    for student in STUDENTS:
+        row = table_row(tara, "student-id", student)
+        click_and_confirm(tara, row, "autograde", f"Successfully autograded '{ASSIGNMENT}' for student '{student}'")
+    with gradebook(hub) as book:
+        submissions = {s.student.id: (s.id, s.total_seconds_late, s.code_score, s.max_code_score)
+                       for s in book.find_assignment(ASSIGNMENT).submissions}
+        notebooks = {student: book.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student).id for student in STUDENTS}
+    assert set(submissions) == set(STUDENTS)
+    assert submissions[ada_user][1] == 0 and submissions[bo_user][1] > 0, submissions  # Bo handed in after the due date
+    assert all(code == most > 0 for _, _, code, most in submissions.values()), submissions  # the solution, in full
+
+    # the written answer, scored in Formgrader's grading page (the score is saved when the field loses focus)
+    from selenium.webdriver.common.keys import Keys
+
+    for student in STUDENTS:
+        formgrader(tara, hub, f"submissions/{notebooks[student]}/")
+        shows(tara, "Daily mean load")
+        score = tara.find_element(By.ID, "seasonality")
+        score.send_keys(Keys.CONTROL, "a")
+        score.send_keys(str(WRITTEN_SCORE), Keys.TAB)
+        deadline = time.monotonic() + 30
+        while True:
+            with gradebook(hub) as book:
+                if book.find_grade("seasonality", NOTEBOOK, ASSIGNMENT, student).manual_score == WRITTEN_SCORE:
+                    break
+            assert time.monotonic() < deadline, f"the written answer's score of {student} did not reach the gradebook"
+            time.sleep(0.5)
+    formgrader(tara, hub)
+    click_and_confirm(tara, assignment_row(tara, ASSIGNMENT), "generate-feedback", f"Successfully generated feedback of '{ASSIGNMENT}'")
+    click_and_confirm(tara, assignment_row(tara, ASSIGNMENT), "release-feedback", f"Successfully released feedback of '{ASSIGNMENT}'")
+    with gradebook(hub) as book:
+        expected = {student: book.find_submission(ASSIGNMENT, student).score for student in STUDENTS}
+
+    for driver, (student, password) in ((ada, (ada_user, ada_password)), (bo, (bo_user, bo_password))):
+        open_lab(driver, hub, student, password)
+        menu(driver, "Nbgrader", "Assignment List")
+        assignment_button(driver, "submitted", "Fetch Feedback").click()
+        deadline = time.monotonic() + 60
+        while True:  # the feedback lands in the student's folder a moment after the click
+            listing = in_page(driver, """fetch(arguments[0]).then(r => r.json())
+                .then(j => done((j.content || []).map(c => c.name)), e => done(String(e)));""",
+                              f"{hub.base}/user/{student}/api/contents/{ASSIGNMENT}/feedback")
+            if isinstance(listing, list) and listing:
+                break
+            assert time.monotonic() < deadline, f"{student} got no feedback folder: {listing}"
+            time.sleep(2)
+        driver.get(f"{hub.base}/user/{student}/files/{ASSIGNMENT}/feedback/{listing[-1]}/{NOTEBOOK}.html")
+        page = shows(driver, f"(Score: {round(float(expected[student]), 2)} / ")
+        assert not (STUDENTS.keys() - {student}) & set(page.split()), "a student's feedback names another student"
+    driver.save_screenshot(str(tmp_path / "hub-feedback.png"))
+
+
+def test_what_a_student_cannot_do_on_the_hub(hub, chromium):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    (ada_user, ada_password), (bo_user, bo_password) = STUDENTS.items()
+    driver = chromium()
+    for user, password in ((ada_user, "wrong"), (bo_user, ada_password), (GRADER[0], ada_password)):
+        log_in(driver, hub, user, password)
+        shows(driver, "Invalid username or password")
+        assert "/hub/login" in driver.current_url
+    request = urllib.request.Request(f"{hub.base}/hub/login", data=f"username={ada_user}&password=wrong".encode())
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 403
+
+    open_lab(driver, hub, ada_user, ada_password)
+    driver.get(f"{hub.base}/services/{COURSE}/formgrader/manage_assignments")
+    WebDriverWait(driver, 60).until(lambda d: "403" in body(d) or "Forbidden" in body(d))
+    assert "Manage Assignments" not in body(driver)
+
+    course = hub.home / "grading" / "course"
+    for path in (course / "source", course / "gradebook.db", Path(pwd.getpwnam(bo_user).pw_dir)):
+        said = terminal(driver, hub, ada_user, f"ls {path}; cat {path}")
+        assert "Permission denied" in said and "END-OF-CHECK" in said, said
+        listing = in_page(driver, "fetch(arguments[0]).then(r => done(r.status), e => done(String(e)));",
+                          f"{hub.base}/user/{ada_user}/api/contents/{os.path.relpath(path, pwd.getpwnam(ada_user).pw_dir)}")
+        assert listing in (403, 404), (path, listing)
+        assert as_user(ada_user, "cat", str(path)).returncode != 0
+
+
+def test_the_hub_stops_and_starts_again_with_everything_kept(hub, chromium):
+    waited = hub.stop()
+    assert waited < 30, f"stopping the hub took {waited:.0f} s"
+    assert not (hub.home / "hub" / "proxy.pid").exists() or not _alive(hub.home / "hub" / "proxy.pid")
+    with socket.socket() as probe:
+        probe.bind(("", hub.port))  # the port is free again
+    write_roster(hub.roster, late_student=True)
+    hub.start()
+    (ada_user, ada_password) = next(iter(STUDENTS.items()))
+    driver = chromium()
+    open_lab(driver, hub, ada_user, ada_password)
+    menu(driver, "Nbgrader", "Assignment List")
+    assignment_button(driver, "submitted", "Fetch Feedback")  # her submission is still listed
+    with gradebook(hub) as book:
+        assert book.find_submission(ASSIGNMENT, ada_user).score > 0
+    made_up = (hub.home / "hub" / "new-passwords.csv").read_text().splitlines()
+    (line,) = [line for line in made_up if line.startswith(f"{LATE_STUDENT},")]
+    open_lab(driver, hub, LATE_STUDENT, line.split(",", 1)[1])
+    assert (hub.home / "hub" / "new-passwords.csv").stat().st_mode & 0o077 == 0
+
+
+def _alive(pid_file: Path) -> bool:
+    try:
+        os.kill(int(pid_file.read_text()), 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def test_the_hub_refuses_what_it_cannot_do(tmp_path):
+    from accounts import Account
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text("username,role,name,password\nrnnt-x,student,X,\nBad Name,student,Y,\nrnnt-z,teacher,Z,\n")
+    port = free_port()
+
+    def hub(*extra, runner=None):
+        command = [sys.executable, "-m", "instructor", "hub", "--roster", str(roster), "--home", str(tmp_path / "home"),
+                   "--port", str(port), *extra]
+        done = (runner or (lambda c: subprocess.run(c, capture_output=True, text=True)))(command)
+        return done.returncode, (done.stdout + done.stderr) if isinstance(done.stdout, str) else done.output
+
+    status, said = hub()
+    assert status == 2 and "line 3: 'Bad Name' is not a Unix account name" in said and "line 4: role 'teacher'" in said, said
+    assert not (tmp_path / "home").exists(), "nothing is made for a roster the hub cannot use"
+    good = tmp_path / "good-roster.csv"
+    good.write_text("username,role,name,password\nrnnt-x,grader,X,\n")
+    closed = tmp_path / "closed"  # a Python no other account can reach, as one under /root
+    closed.mkdir(mode=0o700)
+    (closed / "python3").write_text('#!/bin/sh\nexec /usr/bin/python3 "$@"\n')
+    (closed / "python3").chmod(0o755)
+    status, said = hub("--roster", str(good), "--python", str(closed / "python3"))  # (the last --roster counts)
+    assert status == 2 and "which other accounts cannot enter" in said, said
+    assert not (tmp_path / "home").exists()
+    with socket.socket() as taken:
+        taken.bind(("", port))
+        taken.listen()
+        status, said = hub()
+    assert status == 2 and f"port {port}" in said and "is taken" in said, said
+    account = Account("rnnt-hubuser", "not root", reach=[Path(__file__).resolve().parents[1]])
+    try:
+        status, said = hub(runner=lambda c: account.run(*c, cwd=Path(__file__).resolve().parents[1]))
+    finally:
+        account.remove()
+    assert status == 2 and "must run as root" in said, said
