@@ -448,6 +448,7 @@ def test_the_hub_stops_and_starts_again_with_everything_kept(hub, chromium):
     assert waited < 30, f"stopping the hub took {waited:.0f} s"
     assert not (hub.home / "hub" / "proxy.pid").exists() or not _alive(hub.home / "hub" / "proxy.pid")
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (the browser's closed connections linger)
         probe.bind(("", hub.port))  # the port is free again
     write_roster(hub.roster, late_student=True)
     hub.start()
