@@ -183,8 +183,19 @@ def menu(driver, top: str, item: str) -> None:
     def labelled(selector, text):
         return [e for e in driver.find_elements(By.CSS_SELECTOR, selector) if e.text == text]
 
+    from selenium.common.exceptions import ElementClickInterceptedException
+    from selenium.webdriver.common.keys import Keys
+
     WebDriverWait(driver, 60).until(lambda d: labelled(".lm-MenuBar-itemLabel", top))
-    labelled(".lm-MenuBar-itemLabel", top)[0].click()
+    for attempt in range(5):  # a dialog JupyterLab opens by itself (a restarted server, say) is dismissed first
+        try:
+            labelled(".lm-MenuBar-itemLabel", top)[0].click()
+            break
+        except ElementClickInterceptedException:
+            if attempt == 4:
+                raise
+            driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+            time.sleep(1)
     WebDriverWait(driver, 10).until(lambda d: labelled(".lm-Menu-itemLabel", item))
     labelled(".lm-Menu-itemLabel", item)[0].click()
 
@@ -341,6 +352,45 @@ def terminal(driver, hub: Hub, user: str, line: str) -> str:
 
 # --- the tests ------------------------------------------------------------------------------------------
 
+def test_the_hub_refuses_what_it_cannot_do(tmp_path):
+    """Run first: the ports it checks are the module's hub's once that runs."""
+    from accounts import Account
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text("username,role,name,password\nrnnt-x,student,X,\nBad Name,student,Y,\nrnnt-z,teacher,Z,\n")
+    port = free_port()
+
+    def hub(*extra, runner=None):
+        command = [sys.executable, "-m", "instructor", "hub", "--roster", str(roster), "--home", str(tmp_path / "home"),
+                   "--port", str(port), *extra]
+        done = (runner or (lambda c: subprocess.run(c, capture_output=True, text=True)))(command)
+        return done.returncode, (done.stdout + done.stderr) if isinstance(done.stdout, str) else done.output
+
+    status, said = hub()
+    assert status == 2 and "line 3: 'Bad Name' is not a Unix account name" in said and "line 4: role 'teacher'" in said, said
+    assert not (tmp_path / "home").exists(), "nothing is made for a roster the hub cannot use"
+    good = tmp_path / "good-roster.csv"
+    good.write_text("username,role,name,password\nrnnt-x,grader,X,\n")
+    closed = tmp_path / "closed"  # a Python no other account can reach, as one under /root
+    closed.mkdir(mode=0o700)
+    (closed / "python3").write_text('#!/bin/sh\nexec /usr/bin/python3 "$@"\n')
+    (closed / "python3").chmod(0o755)
+    status, said = hub("--roster", str(good), "--python", str(closed / "python3"))  # (the last --roster counts)
+    assert status == 2 and "which other accounts cannot enter" in said, said
+    assert not (tmp_path / "home").exists()
+    with socket.socket() as taken:
+        taken.bind(("", port))
+        taken.listen()
+        status, said = hub()
+    assert status == 2 and f"port {port}" in said and "is taken" in said, said
+    account = Account("rnnt-hubuser", "not root", reach=[Path(__file__).resolve().parents[1]])
+    try:
+        status, said = hub(runner=lambda c: account.run(*c, cwd=Path(__file__).resolve().parents[1]))
+    finally:
+        account.remove()
+    assert status == 2 and "must run as root" in said, said
+
+
 def test_a_class_on_the_hub_from_release_to_feedback(hub, chromium, tmp_path):
     from selenium.webdriver.common.by import By
 
@@ -401,7 +451,7 @@ def test_a_class_on_the_hub_from_release_to_feedback(hub, chromium, tmp_path):
         assignment_button(driver, "submitted", "Fetch Feedback").click()
         deadline = time.monotonic() + 60
         while True:  # the feedback lands in the student's folder a moment after the click
-            listing = in_page(driver, """fetch(arguments[0]).then(r => r.json())
+            listing = in_page(driver, """fetch(arguments[0], {headers: {'X-XSRFToken': xsrf}}).then(r => r.json())
                 .then(j => done((j.content || []).map(c => c.name)), e => done(String(e)));""",
                               f"{hub.base}/user/{student}/api/contents/{ASSIGNMENT}/feedback")
             if isinstance(listing, list) and listing:
@@ -433,11 +483,14 @@ def test_what_a_student_cannot_do_on_the_hub(hub, chromium):
     WebDriverWait(driver, 60).until(lambda d: "403" in body(d) or "Forbidden" in body(d))
     assert "Manage Assignments" not in body(driver)
 
+    driver.get(f"{hub.base}/user/{ada_user}/lab")  # her own server's page: its cookies let her terminal in
+    WebDriverWait(driver, 60).until(lambda d: "Nbgrader" in body(d))
     course = hub.home / "grading" / "course"
     for path in (course / "source", course / "gradebook.db", Path(pwd.getpwnam(bo_user).pw_dir)):
         said = terminal(driver, hub, ada_user, f"ls {path}; cat {path}")
         assert "Permission denied" in said and "END-OF-CHECK" in said, said
-        listing = in_page(driver, "fetch(arguments[0]).then(r => done(r.status), e => done(String(e)));",
+        listing = in_page(driver, "fetch(arguments[0], {headers: {'X-XSRFToken': xsrf}})"
+                                  ".then(r => done(r.status), e => done(String(e)));",
                           f"{hub.base}/user/{ada_user}/api/contents/{os.path.relpath(path, pwd.getpwnam(ada_user).pw_dir)}")
         assert listing in (403, 404), (path, listing)
         assert as_user(ada_user, "cat", str(path)).returncode != 0
@@ -471,41 +524,3 @@ def _alive(pid_file: Path) -> bool:
         return True
     except (OSError, ValueError):
         return False
-
-
-def test_the_hub_refuses_what_it_cannot_do(tmp_path):
-    from accounts import Account
-
-    roster = tmp_path / "roster.csv"
-    roster.write_text("username,role,name,password\nrnnt-x,student,X,\nBad Name,student,Y,\nrnnt-z,teacher,Z,\n")
-    port = free_port()
-
-    def hub(*extra, runner=None):
-        command = [sys.executable, "-m", "instructor", "hub", "--roster", str(roster), "--home", str(tmp_path / "home"),
-                   "--port", str(port), *extra]
-        done = (runner or (lambda c: subprocess.run(c, capture_output=True, text=True)))(command)
-        return done.returncode, (done.stdout + done.stderr) if isinstance(done.stdout, str) else done.output
-
-    status, said = hub()
-    assert status == 2 and "line 3: 'Bad Name' is not a Unix account name" in said and "line 4: role 'teacher'" in said, said
-    assert not (tmp_path / "home").exists(), "nothing is made for a roster the hub cannot use"
-    good = tmp_path / "good-roster.csv"
-    good.write_text("username,role,name,password\nrnnt-x,grader,X,\n")
-    closed = tmp_path / "closed"  # a Python no other account can reach, as one under /root
-    closed.mkdir(mode=0o700)
-    (closed / "python3").write_text('#!/bin/sh\nexec /usr/bin/python3 "$@"\n')
-    (closed / "python3").chmod(0o755)
-    status, said = hub("--roster", str(good), "--python", str(closed / "python3"))  # (the last --roster counts)
-    assert status == 2 and "which other accounts cannot enter" in said, said
-    assert not (tmp_path / "home").exists()
-    with socket.socket() as taken:
-        taken.bind(("", port))
-        taken.listen()
-        status, said = hub()
-    assert status == 2 and f"port {port}" in said and "is taken" in said, said
-    account = Account("rnnt-hubuser", "not root", reach=[Path(__file__).resolve().parents[1]])
-    try:
-        status, said = hub(runner=lambda c: account.run(*c, cwd=Path(__file__).resolve().parents[1]))
-    finally:
-        account.remove()
-    assert status == 2 and "must run as root" in said, said
