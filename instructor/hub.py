@@ -273,7 +273,8 @@ def place_course(layout: Layout, account: str, checkout: Path = REPO) -> None:
     os.chmod(layout.grading, 0o700)
 
 
-def write_config(layout: Layout, members, course_id: str, account: str, port: int, exchange: str) -> Path:
+def write_config(layout: Layout, members, course_id: str, account: str, port: int, exchange: str,
+                 proxy: Path | None = None) -> Path:
     """jupyterhub_config.py of this course, in hub/ (written anew at every start)."""
     students = sorted(m.username for m in members if m.role == "student")
     graders = sorted(m.username for m in members if m.role == "grader")
@@ -283,7 +284,7 @@ def write_config(layout: Layout, members, course_id: str, account: str, port: in
     server_env = {"RNN_COURSE_DATA": str(layout.data), "PATH": path_value, "LANG": "C.UTF-8"}
     service_env = {**server_env, "JUPYTERHUB_DEFAULT_URL": "/lab", "RNN_COURSE_EXCHANGE": exchange,
                    "HOME": str(layout.grading)}
-    proxy = Path(sys.executable).parent / "configurable-http-proxy"
+    proxy = proxy or Path(sys.executable).parent / "configurable-http-proxy"
     settings = {
         "JupyterHub.bind_url": f"http://:{port}",
         "JupyterHub.hub_bind_url": f"http://127.0.0.1:{PORTS['hub API']}",
@@ -349,9 +350,12 @@ def check_python(python: str, checkout: Path = REPO) -> None:
                          f"give --python a Python {wanted} every account can run")
 
 
-def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checkout: Path = REPO) -> tuple:
+def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checkout: Path = REPO,
+            proxy: Path | None = None) -> tuple:
     """Everything the hub needs, made or checked; returns (jupyterhub_config.py, layout, course id)."""
     check_can_start(port)
+    if proxy is not None and not os.access(proxy, os.X_OK):
+        raise HubProblem(f"the proxy {proxy} is not a program this machine can run")
     members = read_roster(roster)
     check_python(python, checkout)
     layout = Layout(home)
@@ -379,5 +383,5 @@ def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checko
         raise HubProblem(str(error)) from None
     write_students_config(layout.env / "etc" / "jupyter" / "nbgrader_config.py", course_id, exchange,
                           config.Execute.timeout)
-    return write_config(layout, members, course_id, account, port, exchange), layout, course_id
+    return write_config(layout, members, course_id, account, port, exchange, proxy), layout, course_id
 

@@ -51,10 +51,14 @@ def main(argv=None) -> int:
                         help="a Python 3.11 every account can run, for the course environment (default /usr/bin/python3)")
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("RNN_COURSE_DATA", "data")),
                         help="the folder with energy.csv (default: $RNN_COURSE_DATA, else data/)")
+    parser.add_argument("--proxy", type=Path, default=None,
+                        help="the proxy program (default: the Python configurable-http-proxy installed with the hub; "
+                             "for Node's: --proxy $(command -v configurable-http-proxy))")
     parser.add_argument("--prepare-only", action="store_true", help="make everything, then stop before the hub starts")
     args = parser.parse_args(argv)
     try:
-        config, layout, course_id = prepare(args.roster, args.home.resolve(), args.port, args.python, args.data.resolve())
+        config, layout, course_id = prepare(args.roster, args.home.resolve(), args.port, args.python, args.data.resolve(),
+                                         proxy=args.proxy)
     except HubProblem as problem:
         print(f"The hub cannot start: {problem}", file=sys.stderr)
         return 2
