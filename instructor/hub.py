@@ -18,6 +18,7 @@ all), grading/ (the grading account's home, with course/ inside). Starting again
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import hashlib
@@ -27,9 +28,11 @@ import pwd
 import re
 import secrets
 import shutil
-import socket
+import signal
+import stat
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,20 +126,100 @@ def grading_account(course_id: str) -> str:
     return f"grader-{course_id}"[:32]
 
 
-def check_can_start(port: int) -> None:
+def listeners(port: int) -> list:
+    """The uids of the sockets listening on TCP `port` (any address), from /proc/net/tcp and tcp6."""
+    uids = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 7 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                uids.append(int(fields[7]))
+    return uids
+
+
+def check_root() -> None:
     if os.geteuid() != 0:
         raise HubProblem("the hub must run as root: it makes the accounts and starts each user's server as that user "
                          "(sudo python -m instructor hub ...)")
+
+
+def check_can_start(port: int) -> None:
+    check_root()
     for what, number in {"the hub's public port": port, **PORTS}.items():
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1" if what in PORTS else "", number))
-            except OSError as error:
-                if error.errno != errno.EADDRINUSE:
-                    raise
-                raise HubProblem(f"port {number} ({what}) is taken: stop what listens there "
-                                 f"(ss -ltnp 'sport = :{number}'){' or choose another with --port' if what not in PORTS else ''}") from None
+        if listeners(number):
+            raise HubProblem(f"port {number} ({what}) is taken: stop what listens there "
+                             f"(ss -ltnp 'sport = :{number}'){' or choose another with --port' if what not in PORTS else ''}")
+
+
+def accounts_made(layout: "Layout") -> set:
+    """The accounts this hub made (hub/accounts-made): the only ones whose password and home it changes."""
+    try:
+        return set((layout.hub / "accounts-made").read_text().split())
+    except OSError:
+        return set()
+
+
+def check_accounts(members, account: str, made: set) -> None:
+    """Refuse roster lines naming an account the hub did not make: a system account, the grading
+    account, or anyone's existing account (the hub would set its password and close its home)."""
+    problems = []
+    for member in members:
+        if member.username == account:
+            problems.append(f"{member.username} is the course's grading account")
+            continue
+        try:
+            entry = pwd.getpwnam(member.username)
+        except KeyError:
+            continue
+        if entry.pw_uid < 1000:
+            problems.append(f"{member.username} is a system account (uid {entry.pw_uid})")
+        elif member.username not in made:
+            problems.append(f"{member.username} is an existing account this hub did not make (delete it, or choose "
+                            "another name)")
+    if problems:
+        raise HubProblem("the roster names accounts the hub must not take over:\n  " + "\n  ".join(problems))
+
+
+def living_processes(uid: int) -> list:
+    """The pids of `uid`'s processes that have not ended (a zombie waits for its parent, and holds nothing)."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields.get("Uid", "-1").split()[0]) == uid and not fields.get("State", "").strip().startswith("Z"):
+            pids.append(int(pid))
+    return pids
+
+
+def stop_processes(usernames, seconds: float = 10) -> None:
+    """Kill every process of these accounts and wait until they are gone (a detached one would outlive
+    the hub and could take a port the hub needs, such as Formgrader's)."""
+    uids = []
+    for username in usernames:
+        with contextlib.suppress(KeyError):
+            uids.append(pwd.getpwnam(username).pw_uid)
+    uids = [uid for uid in uids if uid >= 1000]
+    deadline = time.monotonic() + seconds
+    while (pids := [pid for uid in uids for pid in living_processes(uid)]) and time.monotonic() < deadline:
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+
+
+def real_folder(path: Path) -> Path:
+    """`path`, if it is a folder and no link (root writes below folders ordinary accounts own)."""
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise HubProblem(f"{path} is not a folder (a link?): move it away")
+    return path
 
 
 CLEAN_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
@@ -150,25 +233,30 @@ def _run(*command: str, stdin: str | None = None, cwd: Path | None = None) -> No
         raise HubProblem(f"{' '.join(command[:3])} failed: {done.stderr.strip() or done.stdout.strip()}")
 
 
-def make_account(username: str, comment: str, home: Path | None = None) -> bool:
-    """Make the Unix account unless it exists; its home is its own alone (0700). True if it was made."""
+def make_account(username: str, comment: str, made_file: Path, home: Path | None = None) -> bool:
+    """Make the Unix account unless it exists (recorded in `made_file`); its home is its own alone
+    (0700). True if it was made now."""
     try:
-        entry = pwd.getpwnam(username)
+        pwd.getpwnam(username)
         made = False
     except KeyError:
         _run("useradd", "--create-home", "--user-group", "--shell", "/bin/bash", "--comment", comment,
              *(("--home-dir", str(home)) if home else ()), username)
-        entry, made = pwd.getpwnam(username), True
-    os.chmod(entry.pw_dir, 0o700)
+        with open(made_file, "a") as record:
+            record.write(username + "\n")
+        made = True
+    entry = pwd.getpwnam(username)
+    if username in set(made_file.read_text().split()):
+        os.chmod(real_folder(Path(entry.pw_dir)), 0o700)
     return made
 
 
-def set_accounts(members, passwords_file: Path) -> list:
+def set_accounts(members, hub_folder: Path) -> list:
     """Make the roster's accounts; returns the names made. A new account without a password in the
-    roster gets a made-up one, written to `passwords_file` (root's alone) for the administrator."""
+    roster gets a made-up one, written to hub/new-passwords.csv (root's alone) for the administrator."""
     made, new_passwords = [], []
     for member in members:
-        if make_account(member.username, member.name):
+        if make_account(member.username, member.name, hub_folder / "accounts-made"):
             made.append(member.username)
             password = member.password or secrets.token_urlsafe(12)
             if not member.password:
@@ -178,8 +266,8 @@ def set_accounts(members, passwords_file: Path) -> list:
         if password:
             _run("chpasswd", stdin=f"{member.username}:{password}\n")
     if new_passwords:
-        passwords_file.parent.mkdir(parents=True, exist_ok=True)
-        with os.fdopen(os.open(passwords_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "w") as handle:
+        with os.fdopen(os.open(hub_folder / "new-passwords.csv", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+                       "w") as handle:
             handle.writelines(f"{username},{password}\n" for username, password in new_passwords)
     return made
 
@@ -217,12 +305,12 @@ def build_environment(layout: Layout, python: str, checkout: Path = REPO) -> Non
     _run(jupyter, "server", "extension", "disable", "--sys-prefix", INSTRUCTOR_SERVER_EXTENSION)
     etc = layout.env / "etc" / "jupyter"
     etc.mkdir(parents=True, exist_ok=True)
-    # Formgrader's MathJax from Debian's libjs-mathjax; JupyterHub 6 forbids framing, which blanks
-    # Formgrader inside JupyterLab: the course's own pages may frame each other.
+    # Formgrader's MathJax from Debian's libjs-mathjax. JupyterHub's "frame-ancestors 'none'" stays: every
+    # server shares the hub's address, and a page a student serves must not frame the graders' Formgrader
+    # (graders open it in a tab of its own).
     (etc / "jupyter_server_config.py").write_text(
         "# written by `python -m instructor hub`\n"
-        "c.ServerApp.extra_static_paths = ['/usr/share/javascript']\n"
-        "c.ServerApp.tornado_settings = {'headers': {'Content-Security-Policy': \"frame-ancestors 'self'\"}}\n")
+        "c.ServerApp.extra_static_paths = ['/usr/share/javascript']\n")
     subprocess.run(["chmod", "-R", "a+rX,go-w", str(layout.env)], check=True)
     marker.write_text(wanted)
 
@@ -250,27 +338,72 @@ def _copy(source: Path, target: Path) -> None:
 def place_course(layout: Layout, account: str, checkout: Path = REPO) -> None:
     """The course folder of the grading account. Its notebooks and configuration come from this checkout
     the first time; afterwards they are the graders' (with the gradebook and the submissions) and are
-    left as they are. The grading kit and the plug-ins are this checkout's, renewed at every start."""
-    made = make_account(account, "the course's grading account", home=layout.grading)
+    left as they are. The grading kit and the plug-ins are this checkout's, renewed at every start.
+    The account's processes are stopped first, and no link it made is followed."""
+    made = make_account(account, "the course's grading account", layout.hub / "accounts-made", home=layout.grading)
+    if account not in accounts_made(layout):
+        raise HubProblem(f"the grading account {account} exists but this hub did not make it: delete it, or use "
+                         "another --home")
     entry = pwd.getpwnam(account)
-    if not layout.course.exists():
+    stop_processes([account])
+    real_folder(layout.grading)
+    if not os.path.lexists(layout.course):
         layout.course.mkdir()
         for part in COURSE_PARTS:
             _copy(checkout / part, layout.course / part)
     elif made:
         raise HubProblem(f"{layout.course} exists but its account {account} did not: move it away or make the account")
+    real_folder(layout.course)
     for part in CODE_PARTS:
-        shutil.rmtree(layout.course / part, ignore_errors=True)
-        _copy(checkout / part, layout.course / part)
+        target = layout.course / part
+        if os.path.islink(target) or (os.path.lexists(target) and not os.path.isdir(target)):
+            os.remove(target)
+        shutil.rmtree(target, ignore_errors=True)
+        _copy(checkout / part, target)
     # the grading account's own Jupyter configuration (read before the environment's): Formgrader on
     config = layout.grading / ".jupyter"
-    (config / "labconfig").mkdir(parents=True, exist_ok=True)
-    (config / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {name: False for name in INSTRUCTOR_LAB_EXTENSIONS}}, indent=1))
-    (config / "jupyter_server_config.json").write_text(
-        json.dumps({"ServerApp": {"jpserver_extensions": {INSTRUCTOR_SERVER_EXTENSION: True}}}, indent=1))
-    subprocess.run(["chown", "-R", f"{entry.pw_uid}:{entry.pw_gid}", str(layout.grading)], check=True)
+    for folder in (config, config / "labconfig"):
+        if os.path.lexists(folder) and not os.path.isdir(folder) or os.path.islink(folder):
+            os.remove(folder)
+        folder.mkdir(exist_ok=True)
+    _write_new(config / "labconfig" / "page_config.json",
+               json.dumps({"disabledExtensions": {name: False for name in INSTRUCTOR_LAB_EXTENSIONS}}, indent=1))
+    _write_new(config / "jupyter_server_config.json",
+               json.dumps({"ServerApp": {"jpserver_extensions": {INSTRUCTOR_SERVER_EXTENSION: True}}}, indent=1))
+    run = layout.grading / ".run"  # its kernels' folders (the sandbox's run folder), not in /tmp
+    if os.path.islink(run):
+        os.remove(run)
+    run.mkdir(exist_ok=True)
+    subprocess.run(["chown", "-R", "-P", f"{entry.pw_uid}:{entry.pw_gid}", str(layout.grading)], check=True)
     os.chmod(layout.grading, 0o700)
+    os.chmod(run, 0o700)
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write a file afresh, never through a link put in its place."""
+    if os.path.lexists(path):
+        os.remove(path)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644), "w") as handle:
+        handle.write(text)
+
+
+def place_exchange(exchange: str, course_id: str, account: str) -> None:
+    """The exchange folder (open to all, sticky) and the course's folder in it, made now and owned by
+    the grading account: a student cannot make it first and receive the others' submissions."""
+    try:
+        make_exchange(exchange)
+    except ValueError as error:
+        raise HubProblem(str(error)) from None
+    entry = pwd.getpwnam(account)
+    course = Path(exchange) / course_id
+    if not os.path.lexists(course):
+        course.mkdir()
+        os.chown(course, entry.pw_uid, entry.pw_gid)
+        os.chmod(course, 0o755)
+    info = os.lstat(course)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != entry.pw_uid:
+        raise HubProblem(f"{course} was not made by the grading account {account} (it could be a student's): "
+                         "move it away")
 
 
 def write_config(layout: Layout, members, course_id: str, account: str, port: int, exchange: str,
@@ -283,7 +416,7 @@ def write_config(layout: Layout, members, course_id: str, account: str, port: in
     path_value = f"{env_bin}:/usr/local/bin:/usr/bin:/bin"
     server_env = {"RNN_COURSE_DATA": str(layout.data), "PATH": path_value, "LANG": "C.UTF-8"}
     service_env = {**server_env, "JUPYTERHUB_DEFAULT_URL": "/lab", "RNN_COURSE_EXCHANGE": exchange,
-                   "HOME": str(layout.grading)}
+                   "HOME": str(layout.grading), "XDG_RUNTIME_DIR": str(layout.grading / ".run")}
     proxy = proxy or Path(sys.executable).parent / "configurable-http-proxy"
     settings = {
         "JupyterHub.bind_url": f"http://:{port}",
@@ -352,15 +485,22 @@ def check_python(python: str, checkout: Path = REPO) -> None:
 
 def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checkout: Path = REPO,
             proxy: Path | None = None) -> tuple:
-    """Everything the hub needs, made or checked; returns (jupyterhub_config.py, layout, course id)."""
-    check_can_start(port)
+    """Everything the hub needs, made or checked; returns (jupyterhub_config.py, layout, course id).
+    What it refuses, it refuses before it changes anything, except that the processes the hub's own
+    accounts left running (detached from a server) are stopped before the ports are checked."""
+    check_root()
     if proxy is not None and not os.access(proxy, os.X_OK):
         raise HubProblem(f"the proxy {proxy} is not a program this machine can run")
     members = read_roster(roster)
-    check_python(python, checkout)
     layout = Layout(home)
     config = course_config(checkout)
     course_id, exchange = config.CourseDirectory.course_id, config.Exchange.root
+    account = grading_account(course_id)
+    made_before = accounts_made(layout)
+    check_accounts(members, account, made_before)
+    stop_processes(name for name in [*(m.username for m in members), account] if name in made_before)
+    check_can_start(port)
+    check_python(python, checkout)
     for folder in (layout.home, layout.hub):
         folder.mkdir(parents=True, exist_ok=True)
     os.chmod(layout.home, 0o755)
@@ -371,17 +511,27 @@ def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checko
             handle.write(secrets.token_hex(32))
     place_data(layout, data)
     build_environment(layout, python, checkout)
-    account = grading_account(course_id)
     place_course(layout, account, checkout)
-    made = set_accounts(members, layout.hub / "new-passwords.csv")
+    made = set_accounts(members, layout.hub)
     if made:
         print(f"Accounts made: {', '.join(made)}" + (f"; passwords made up for them are in {layout.hub / 'new-passwords.csv'}"
                                                      if any(not m.password for m in members if m.username in made) else ""))
-    try:
-        make_exchange(exchange)
-    except ValueError as error:
-        raise HubProblem(str(error)) from None
+    place_exchange(exchange, course_id, account)
     write_students_config(layout.env / "etc" / "jupyter" / "nbgrader_config.py", course_id, exchange,
                           config.Execute.timeout)
     return write_config(layout, members, course_id, account, port, exchange, proxy), layout, course_id
 
+
+def hub_accounts(layout: Layout, roster: Path, course_id: str) -> list:
+    """The accounts whose processes end with the hub: the roster's and the grading account, if the hub made them."""
+    made = accounts_made(layout)
+    names = [m.username for m in read_roster(roster)] + [grading_account(course_id)]
+    return [name for name in names if name in made]
+
+
+def intruders(account: str) -> list:
+    """What listens on a port of the hub's but is not the hub's (root: the hub and its proxy; the grading
+    account: Formgrader): a student's process that took Formgrader's port, for example."""
+    expected = {"hub API": {0}, "proxy API": {0}, "Formgrader service": {pwd.getpwnam(account).pw_uid}}
+    return [f"port {PORTS[what]} ({what}) is held by uid {uid}"
+            for what, uids in expected.items() for uid in listeners(PORTS[what]) if uid not in uids]

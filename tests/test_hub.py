@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from instructor.hub import grading_account
+from instructor.hub import grading_account, living_processes
 from instructor.submissions import solved_notebook
 
 pytestmark = [pytest.mark.autograde, pytest.mark.xdist_group("hub")]
@@ -134,8 +134,15 @@ def chromium():
 # --- what people click ------------------------------------------------------------------------------------
 
 def body(driver) -> str:
+    """The page's text; a page replaced while it is read (a login form posting) is read again."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
+    for _ in range(20):
+        try:
+            return driver.find_element(By.TAG_NAME, "body").text
+        except (StaleElementReferenceException, NoSuchElementException):
+            time.sleep(0.25)
     return driver.find_element(By.TAG_NAME, "body").text
 
 
@@ -369,6 +376,13 @@ def test_the_hub_refuses_what_it_cannot_do(tmp_path):
     status, said = hub()
     assert status == 2 and "line 3: 'Bad Name' is not a Unix account name" in said and "line 4: role 'teacher'" in said, said
     assert not (tmp_path / "home").exists(), "nothing is made for a roster the hub cannot use"
+    taken_over = tmp_path / "taken-over-roster.csv"  # accounts the hub did not make: never taken over
+    taken_over.write_text(f"username,role,name,password\nroot,student,R,pw\n{grading_account(COURSE)},grader,G,\n"
+                          "daemon,grader,D,\n")
+    status, said = hub("--roster", str(taken_over))
+    assert status == 2 and "root is a system account" in said and "daemon is a system account" in said \
+        and f"{grading_account(COURSE)} is the course's grading account" in said, said
+    assert not (tmp_path / "home").exists()
     good = tmp_path / "good-roster.csv"
     good.write_text("username,role,name,password\nrnnt-x,grader,X,\n")
     closed = tmp_path / "closed"  # a Python no other account can reach, as one under /root
@@ -381,7 +395,7 @@ def test_the_hub_refuses_what_it_cannot_do(tmp_path):
     with socket.socket() as taken:
         taken.bind(("", port))
         taken.listen()
-        status, said = hub()
+        status, said = hub("--roster", str(good))
     assert status == 2 and f"port {port}" in said and "is taken" in said, said
     account = Account("rnnt-hubuser", "not root", reach=[Path(__file__).resolve().parents[1]])
     try:
@@ -497,8 +511,14 @@ def test_what_a_student_cannot_do_on_the_hub(hub, chromium):
 
 
 def test_the_hub_stops_and_starts_again_with_everything_kept(hub, chromium):
+    student = next(iter(STUDENTS))
+    detached = subprocess.Popen(["runuser", "-u", student, "--", "setsid", "sleep", "600"], start_new_session=True)
+    time.sleep(1)
+    assert living_processes(pwd.getpwnam(student).pw_uid)
     waited = hub.stop()
     assert waited < 30, f"stopping the hub took {waited:.0f} s"
+    assert not living_processes(pwd.getpwnam(student).pw_uid), "a process a student left running outlives the hub"
+    detached.wait(timeout=10)
     assert not (hub.home / "hub" / "proxy.pid").exists() or not _alive(hub.home / "hub" / "proxy.pid")
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (the browser's closed connections linger)

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..hub import CLEAN_ENV, HubProblem, prepare
+from ..hub import CLEAN_ENV, HubProblem, grading_account, hub_accounts, intruders, prepare, stop_processes
 
 
 def _wait_for_proxy(pid_file: Path, seconds: float = 10) -> None:
@@ -79,8 +79,22 @@ def main(argv=None) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
-    status = hub.wait()
+    intrusion = None
+    while True:
+        try:
+            status = hub.wait(timeout=2)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if not stopping and not intrusion and (found := intruders(grading_account(course_id))):
+            intrusion = found  # e.g. a student's process in Formgrader's place: the hub must not route to it
+            hub.send_signal(signal.SIGTERM)
     _wait_for_proxy(layout.hub / "proxy.pid")
+    stop_processes(hub_accounts(layout, args.roster, course_id))  # what users left running, detached from servers
+    if intrusion:
+        print("JupyterHub stopped: " + "; ".join(intrusion) + ". Stop that process (ss -ltnp) and start the hub again.",
+              file=sys.stderr)
+        return 1
     if stopping:
         print("JupyterHub stopped.", flush=True)
         return 0
