@@ -28,11 +28,9 @@ import pwd
 import re
 import secrets
 import shutil
-import signal
 import stat
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,34 +182,16 @@ def check_accounts(members, account: str, made: set) -> None:
         raise HubProblem("the roster names accounts the hub must not take over:\n  " + "\n  ".join(problems))
 
 
-def living_processes(uid: int) -> list:
-    """The pids of `uid`'s processes that have not ended (a zombie waits for its parent, and holds nothing)."""
-    pids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if int(fields.get("Uid", "-1").split()[0]) == uid and not fields.get("State", "").strip().startswith("Z"):
-            pids.append(int(pid))
-    return pids
-
-
 def stop_processes(usernames, seconds: float = 10) -> None:
     """Kill every process of these accounts and wait until they are gone (a detached one would outlive
     the hub and could take a port the hub needs, such as Formgrader's)."""
-    uids = []
+    from grader_tests.plugins import limits
+
     for username in usernames:
         with contextlib.suppress(KeyError):
-            uids.append(pwd.getpwnam(username).pw_uid)
-    uids = [uid for uid in uids if uid >= 1000]
-    deadline = time.monotonic() + seconds
-    while (pids := [pid for uid in uids for pid in living_processes(uid)]) and time.monotonic() < deadline:
-        for pid in pids:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.1)
+            uid = pwd.getpwnam(username).pw_uid
+            if uid >= 1000:
+                limits.kill_and_wait(lambda: list(limits.uid_processes(uid)), seconds)
 
 
 def real_folder(path: Path) -> Path:

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from instructor.hub import grading_account, living_processes
+from grader_tests.plugins.limits import uid_processes
+from instructor.hub import grading_account
 from instructor.submissions import solved_notebook
 
 pytestmark = [pytest.mark.autograde, pytest.mark.xdist_group("hub")]
@@ -514,10 +515,10 @@ def test_the_hub_stops_and_starts_again_with_everything_kept(hub, chromium):
     student = next(iter(STUDENTS))
     detached = subprocess.Popen(["runuser", "-u", student, "--", "setsid", "sleep", "600"], start_new_session=True)
     time.sleep(1)
-    assert living_processes(pwd.getpwnam(student).pw_uid)
+    assert uid_processes(pwd.getpwnam(student).pw_uid)
     waited = hub.stop()
     assert waited < 30, f"stopping the hub took {waited:.0f} s"
-    assert not living_processes(pwd.getpwnam(student).pw_uid), "a process a student left running outlives the hub"
+    assert not uid_processes(pwd.getpwnam(student).pw_uid), "a process a student left running outlives the hub"
     detached.wait(timeout=10)
     assert not (hub.home / "hub" / "proxy.pid").exists() or not _alive(hub.home / "hub" / "proxy.pid")
     with socket.socket() as probe:

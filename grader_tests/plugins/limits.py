@@ -344,7 +344,8 @@ def namespace_processes(namespace: str) -> dict:
 
 def uid_processes(uid: int) -> dict:
     """pid -> bytes held by every process whose real uid is `uid` (its uid from /proc/<pid>/status,
-    which a process cannot hide by making itself non-dumpable)."""
+    which a process cannot hide by making itself non-dumpable). A zombie is left out: it holds nothing
+    and only its parent can remove it."""
     found = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -354,7 +355,7 @@ def uid_processes(uid: int) -> dict:
         except OSError:
             continue
         uids = re.search(r"^Uid:\s+(\d+)", status, re.MULTILINE)
-        if uids and int(uids.group(1)) == uid:
+        if uids and int(uids.group(1)) == uid and not re.search(r"^State:\s+Z", status, re.MULTILINE):
             found[int(name)] = _resident(name, status)
     return found
 
