@@ -138,6 +138,27 @@ except RuntimeError:
     assert "memory refused" in printed and "threads refused after" in printed
 
 
+@pytest.mark.skipif(sandbox.rootless(), reason="an ordinary account's kernels all run as its own uid")
+def test_graders_with_their_own_run_folders_never_give_one_uid_to_two_kernels(tmp_path):
+    """Two courses graded on one machine, or pytest's workers, pick kernel uids from the same range: a
+    uid held by a kernel of one run folder is not given to a kernel of another (whose watcher would
+    count, and could kill, the first one's processes)."""
+    claimed = []
+    try:
+        for run in ("a", "b"):  # claimed, not started: the window in which no process shows the uid yet
+            manager = sandbox.SandboxKernelManager(kernel_name="python3", run_dir=str(tmp_path / run))
+            manager._claim_uid_and_folder()
+            manager._events_read, manager._events_write = os.pipe()
+            claimed.append(manager)
+        first_uid, second_uid = (manager.sandbox_uid for manager in claimed)
+    finally:
+        for manager in claimed:
+            manager._release()
+    assert first_uid != second_uid
+    assert not any(os.lstat(os.path.join(sandbox.UID_LOCKS, str(uid))).st_mode & 0o077
+                   for uid in (first_uid, second_uid))
+
+
 def test_grading_refuses_to_start_without_a_sandbox_unless_told(monkeypatch):
     monkeypatch.setattr(sandbox, "why_unavailable", lambda: "`bwrap` is not installed")
     with pytest.raises(sandbox.SandboxUnavailable, match="bwrap.*--SandboxedExecute.sandbox=False"):

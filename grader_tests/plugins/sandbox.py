@@ -118,6 +118,9 @@ def default_run_dir() -> str:
     return os.path.join(tempfile.gettempdir(), f"rnn-course-sandbox-{os.geteuid()}")
 
 
+UID_LOCKS = "/run/rnn-course-kernel-uids"  # one lock file per kernel uid in use, for every grader of the machine
+
+
 def make_run_dir(folder: str) -> None:
     """The kernels' folder, made if missing; refused when someone else could have put it there (a
     shared /tmp): it must be a folder, not a link, of this account, that no one else can write."""
@@ -328,6 +331,22 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
                 pass
         return used
 
+    def _claim_uid(self, candidates) -> int:
+        """The first of `candidates` no other kernel on this machine holds, held until `_release`: a lock
+        per uid in UID_LOCKS, since graders with other run folders (two courses, pytest's workers) pick
+        from the same uids, and two kernels of one uid could see, and kill, each other."""
+        make_run_dir(UID_LOCKS)
+        for uid in candidates:
+            handle = os.open(os.path.join(UID_LOCKS, str(uid)), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(handle)
+                continue
+            self._uid_lock = handle
+            return uid
+        raise SandboxUnavailable(f"all {self.uid_count} kernel uids from {self.uid_base} are in use")
+
     def _claim_uid_and_folder(self) -> None:
         make_run_dir(self.run_dir)
         with open(os.path.join(self.run_dir, ".lock"), "w") as lock:
@@ -339,9 +358,9 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
                 os.mkdir(folder, 0o700)
             else:
                 used = self._uids_in_use()
-                uid = next(u for u in range(self.uid_base, self.uid_base + self.uid_count) if u not in used)
+                uid = self._claim_uid(u for u in range(self.uid_base, self.uid_base + self.uid_count) if u not in used)
                 os.mkdir(folder, 0o700)
-                os.chown(folder, uid, uid)  # claims the uid before the lock is released
+                os.chown(folder, uid, uid)
             self._owner = {"pid": os.getpid(), "start": limits.process_start(os.getpid()),
                            "pid_namespace": os.stat("/proc/self/ns/pid").st_ino}
             self._write_owner(folder)
@@ -727,8 +746,10 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         with contextlib.suppress(OSError):
             os.remove(self.sandbox_dir + ".owner")
         self.sandbox_dir = None
-        for fd in (self._events_read, self._events_write):
-            os.close(fd)
+        for fd in (self._events_read, self._events_write, getattr(self, "_uid_lock", None)):
+            if fd is not None:
+                os.close(fd)
+        self._uid_lock = None
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
