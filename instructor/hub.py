@@ -31,6 +31,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,7 +203,9 @@ def real_folder(path: Path) -> Path:
     return path
 
 
-CLEAN_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+CLEAN_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
+             "NODE_PATH": "/usr/share/nodejs"}  # Debian's Node modules, for a Node.js not Debian's (NodeSource's)
+PROXY_PACKAGE = "node-configurable-http-proxy"  # Debian's JupyterHub proxy: the one that routes by host name
 
 
 def _run(*command: str, stdin: str | None = None, cwd: Path | None = None) -> None:
@@ -386,8 +389,42 @@ def place_exchange(exchange: str, course_id: str, account: str) -> None:
                          "move it away")
 
 
+def public_url(url: str) -> str:
+    """The hub's address as people type it, checked: http(s)://host[:port], no path. Each server is
+    served on a subdomain of its host (JupyterHub's subdomain_host), which must reach this machine."""
+    parsed = urllib.parse.urlsplit(url)
+    try:
+        parsed.port
+    except ValueError:
+        parsed = None
+    if not parsed or parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path not in ("", "/") \
+            or parsed.query or parsed.username or re.fullmatch(r"[\d.]+|\[.*\]", parsed.netloc.rsplit(":", 1)[0]):
+        raise HubProblem(f"--url {url!r} is not an address such as https://hub.example.org (a host name, not an IP "
+                         "address: each server is served on a subdomain of it)")
+    return f"{parsed.scheme}://{parsed.netloc}"
+
+
+def served_at(url: str, name: str, kind: str) -> str:
+    """Where the hub at `url` serves the server of a user (`kind` user) or a service: on its own
+    subdomain, named by JupyterHub's own rule."""
+    from jupyterhub.utils import subdomain_hook_idna
+
+    parsed = urllib.parse.urlsplit(url)
+    host = subdomain_hook_idna(name, parsed.hostname, kind) + (f":{parsed.port}" if parsed.port else "")
+    return f"{parsed.scheme}://{host}/{'user' if kind == 'user' else 'services'}/{name}/"
+
+
+def find_proxy(proxy: Path | None) -> Path:
+    """The proxy program: the one given, else Debian's Node configurable-http-proxy."""
+    found = proxy or (Path(shutil.which("configurable-http-proxy") or "/nonexistent"))
+    if not os.access(found, os.X_OK):
+        raise HubProblem(f"the proxy {found} is not a program this machine can run" if proxy else
+                         f"JupyterHub's proxy is not installed: apt-get install {PROXY_PACKAGE}")
+    return found
+
+
 def write_config(layout: Layout, members, course_id: str, account: str, port: int, exchange: str,
-                 proxy: Path | None = None) -> Path:
+                 proxy: Path, url: str) -> Path:
     """jupyterhub_config.py of this course, in hub/ (written anew at every start)."""
     students = sorted(m.username for m in members if m.role == "student")
     graders = sorted(m.username for m in members if m.role == "grader")
@@ -397,9 +434,9 @@ def write_config(layout: Layout, members, course_id: str, account: str, port: in
     server_env = {"RNN_COURSE_DATA": str(layout.data), "PATH": path_value, "LANG": "C.UTF-8"}
     service_env = {**server_env, "JUPYTERHUB_DEFAULT_URL": "/lab", "RNN_COURSE_EXCHANGE": exchange,
                    "HOME": str(layout.grading), "XDG_RUNTIME_DIR": str(layout.grading / ".run")}
-    proxy = proxy or Path(sys.executable).parent / "configurable-http-proxy"
     settings = {
         "JupyterHub.bind_url": f"http://:{port}",
+        "JupyterHub.subdomain_host": url,  # every server, and Formgrader, on an origin of its own
         "JupyterHub.hub_bind_url": f"http://127.0.0.1:{PORTS['hub API']}",
         "ConfigurableHTTPProxy.api_url": f"http://127.0.0.1:{PORTS['proxy API']}",
         "ConfigurableHTTPProxy.command": [str(proxy)],
@@ -464,13 +501,13 @@ def check_python(python: str, checkout: Path = REPO) -> None:
 
 
 def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checkout: Path = REPO,
-            proxy: Path | None = None) -> tuple:
+            proxy: Path | None = None, url: str | None = None) -> tuple:
     """Everything the hub needs, made or checked; returns (jupyterhub_config.py, layout, course id).
     What it refuses, it refuses before it changes anything, except that the processes the hub's own
     accounts left running (detached from a server) are stopped before the ports are checked."""
     check_root()
-    if proxy is not None and not os.access(proxy, os.X_OK):
-        raise HubProblem(f"the proxy {proxy} is not a program this machine can run")
+    url = public_url(url or f"http://localhost:{port}")
+    proxy = find_proxy(proxy)
     members = read_roster(roster)
     layout = Layout(home)
     config = course_config(checkout)
@@ -499,7 +536,7 @@ def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checko
     place_exchange(exchange, course_id, account)
     write_students_config(layout.env / "etc" / "jupyter" / "nbgrader_config.py", course_id, exchange,
                           config.Execute.timeout)
-    return write_config(layout, members, course_id, account, port, exchange, proxy), layout, course_id
+    return write_config(layout, members, course_id, account, port, exchange, proxy, url), layout, course_id
 
 
 def hub_accounts(layout: Layout, roster: Path, course_id: str) -> list:

@@ -2,7 +2,9 @@
 people would: two students fetch, run, validate and submit (one after the due date); a grader opens
 Formgrader through the hub, collects, autogrades, scores the written answer, generates and releases
 feedback; each student fetches and reads their own. And what must not work: a wrong password, one
-student as another, a student at the graders' service, in the course folder or in another's home.
+student as another, a student at the graders' service, in the course folder or in another's home, a
+page a student's server serves reading a grader's hub token or Formgrader (each server, and
+Formgrader, on a subdomain of its own).
 The hub is then stopped, started again with one more student, and has kept everything."""
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from grader_tests.plugins.limits import uid_processes
-from instructor.hub import grading_account
+from instructor.hub import grading_account, served_at
 from instructor.submissions import solved_notebook
 
 pytestmark = [pytest.mark.autograde, pytest.mark.xdist_group("hub")]
@@ -64,9 +66,15 @@ def remove_accounts() -> None:
 class Hub:
     def __init__(self, home: Path, roster: Path, port: int, data: Path):
         self.home, self.roster, self.port, self.data = home, roster, port, data
-        self.base = f"http://127.0.0.1:{port}"
+        self.base = f"http://localhost:{port}"  # the hub; each server on a subdomain (Chromium resolves *.localhost)
         self.env = dict(os.environ, RNN_COURSE_EXCHANGE=str(home / "exchange"))
         self.process = None
+
+    def server(self, user: str) -> str:
+        return served_at(self.base, user, "user").rstrip("/")
+
+    def service(self) -> str:
+        return served_at(self.base, COURSE, "service").rstrip("/")
 
     def start(self) -> None:
         self.output = self.home.parent / f"hub-{time.monotonic_ns()}.out"
@@ -118,7 +126,8 @@ def chromium():
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
         for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1400,1000", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
+                         "--window-size=1400,1000",
+                         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost, EXCLUDE *.localhost"):
             options.add_argument(argument)
         driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
         driver.set_page_load_timeout(120)
@@ -232,7 +241,7 @@ def save_answers(driver, hub: Hub, user: str) -> None:
     status = in_page(driver, """
         fetch(arguments[0], {method: 'PUT', headers: {'X-XSRFToken': xsrf, 'Content-Type': 'application/json'},
                              body: arguments[1]}).then(r => done(r.status), e => done(String(e)));""",
-                     f"{hub.base}/user/{user}/api/contents/{ASSIGNMENT}/{NOTEBOOK}.ipynb", json.dumps(content))
+                     f"{hub.server(user)}/api/contents/{ASSIGNMENT}/{NOTEBOOK}.ipynb", json.dumps(content))
     assert status == 200, status
 
 
@@ -240,7 +249,7 @@ def run_all_and_save(driver, hub: Hub, user: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver.get(f"{hub.base}/user/{user}/lab/tree/{ASSIGNMENT}/{NOTEBOOK}.ipynb")
+    driver.get(f"{hub.server(user)}/lab/tree/{ASSIGNMENT}/{NOTEBOOK}.ipynb")
     WebDriverWait(driver, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")
                                      and "Idle" in body(d))
     menu(driver, "Run", "Run All Cells")
@@ -277,7 +286,7 @@ def fetch_run_validate_submit(driver, hub: Hub, user: str, password: str) -> str
 
 
 def formgrader(driver, hub: Hub, page: str = "manage_assignments") -> None:
-    driver.get(f"{hub.base}/services/{COURSE}/formgrader/{page}")
+    driver.get(f"{hub.service()}/formgrader/{page}")
 
 
 def table_row(driver, column: str, value: str):
@@ -346,16 +355,16 @@ def as_user(user: str, *command: str) -> subprocess.CompletedProcess:
 def terminal(driver, hub: Hub, user: str, line: str) -> str:
     """What the student's own JupyterLab terminal prints for `line`."""
     return in_page(driver, """
-        const [base, user, line] = arguments;
-        fetch(`${base}/user/${user}/api/terminals`, {method: 'POST', headers: {'X-XSRFToken': xsrf}})
+        const [server, line] = arguments;
+        fetch(`${server}/api/terminals`, {method: 'POST', headers: {'X-XSRFToken': xsrf}})
           .then(r => r.json()).then(t => {
-            const socket = new WebSocket(`${base.replace('http', 'ws')}/user/${user}/terminals/websocket/${t.name}`);
+            const socket = new WebSocket(`${server.replace('http', 'ws')}/terminals/websocket/${t.name}`);
             let out = '';
             socket.onmessage = m => { const [kind, text] = JSON.parse(m.data); if (kind === 'stdout') out += text;
                                       if (out.includes('END-OF-CHECK')) { socket.close(); done(out); } };
             socket.onopen = () => socket.send(JSON.stringify(['stdin', line + '; echo END-OF""-CHECK\\r']));
             setTimeout(() => done(out), 20000);
-          }, e => done(String(e)));""", hub.base, user, line)
+          }, e => done(String(e)));""", hub.server(user), line)
 
 
 # --- the tests ------------------------------------------------------------------------------------------
@@ -390,6 +399,10 @@ def test_the_hub_refuses_what_it_cannot_do(tmp_path):
     closed.mkdir(mode=0o700)
     (closed / "python3").write_text('#!/bin/sh\nexec /usr/bin/python3 "$@"\n')
     (closed / "python3").chmod(0o755)
+    status, said = hub("--roster", str(good), "--url", "http://10.1.2.3:8000")  # servers need subdomains of a name
+    assert status == 2 and "a host name, not an IP address" in said, said
+    status, said = hub("--roster", str(good), "--proxy", str(tmp_path / "no-proxy"))
+    assert status == 2 and "no-proxy is not a program" in said, said
     status, said = hub("--roster", str(good), "--python", str(closed / "python3"))  # (the last --roster counts)
     assert status == 2 and "which other accounts cannot enter" in said, said
     assert not (tmp_path / "home").exists()
@@ -468,12 +481,12 @@ def test_a_class_on_the_hub_from_release_to_feedback(hub, chromium, tmp_path):
         while True:  # the feedback lands in the student's folder a moment after the click
             listing = in_page(driver, """fetch(arguments[0], {headers: {'X-XSRFToken': xsrf}}).then(r => r.json())
                 .then(j => done((j.content || []).map(c => c.name)), e => done(String(e)));""",
-                              f"{hub.base}/user/{student}/api/contents/{ASSIGNMENT}/feedback")
+                              f"{hub.server(student)}/api/contents/{ASSIGNMENT}/feedback")
             if isinstance(listing, list) and listing:
                 break
             assert time.monotonic() < deadline, f"{student} got no feedback folder: {listing}"
             time.sleep(2)
-        driver.get(f"{hub.base}/user/{student}/files/{ASSIGNMENT}/feedback/{listing[-1]}/{NOTEBOOK}.html")
+        driver.get(f"{hub.server(student)}/files/{ASSIGNMENT}/feedback/{listing[-1]}/{NOTEBOOK}.html")
         page = shows(driver, f"(Score: {round(float(expected[student]), 2)} / ")
         assert not (STUDENTS.keys() - {student}) & set(page.split()), "a student's feedback names another student"
     driver.save_screenshot(str(tmp_path / "hub-feedback.png"))
@@ -494,11 +507,11 @@ def test_what_a_student_cannot_do_on_the_hub(hub, chromium):
     assert refused.value.code == 403
 
     open_lab(driver, hub, ada_user, ada_password)
-    driver.get(f"{hub.base}/services/{COURSE}/formgrader/manage_assignments")
+    driver.get(f"{hub.service()}/formgrader/manage_assignments")
     WebDriverWait(driver, 60).until(lambda d: "403" in body(d) or "Forbidden" in body(d))
     assert "Manage Assignments" not in body(driver)
 
-    driver.get(f"{hub.base}/user/{ada_user}/lab")  # her own server's page: its cookies let her terminal in
+    driver.get(f"{hub.server(ada_user)}/lab")  # her own server's page: its cookies let her terminal in
     WebDriverWait(driver, 60).until(lambda d: "Nbgrader" in body(d))
     course = hub.home / "grading" / "course"
     for path in (course / "source", course / "gradebook.db", Path(pwd.getpwnam(bo_user).pw_dir)):
@@ -506,9 +519,50 @@ def test_what_a_student_cannot_do_on_the_hub(hub, chromium):
         assert "Permission denied" in said and "END-OF-CHECK" in said, said
         listing = in_page(driver, "fetch(arguments[0], {headers: {'X-XSRFToken': xsrf}})"
                                   ".then(r => done(r.status), e => done(String(e)));",
-                          f"{hub.base}/user/{ada_user}/api/contents/{os.path.relpath(path, pwd.getpwnam(ada_user).pw_dir)}")
+                          f"{hub.server(ada_user)}/api/contents/{os.path.relpath(path, pwd.getpwnam(ada_user).pw_dir)}")
         assert listing in (403, 404), (path, listing)
         assert as_user(ada_user, "cat", str(path)).returncode != 0
+
+
+READ_IN_POP_UP = """
+const done = arguments[arguments.length - 1];
+const opened = window.open(arguments[0]);
+let looks = 0;
+const look = () => {
+  try {
+    const text = opened.document.body ? opened.document.body.innerText : '';
+    if (text.includes(arguments[1])) { opened.close(); done('read'); return; }
+  } catch (error) { opened.close(); done('refused: ' + error.name); return; }
+  if (++looks > 150) { opened.close(); done('nothing read'); } else setTimeout(look, 200);
+};
+setTimeout(look, 200);
+"""
+READ_BY_FETCH = """
+const done = arguments[arguments.length - 1];
+fetch(arguments[0], {credentials: 'include'}).then(r => r.text()).then(t => done('read: ' + t.slice(0, 200)),
+                                                                       e => done('refused: ' + e));
+"""
+
+
+def test_a_page_a_student_serves_cannot_act_for_a_grader(hub, chromium):
+    """A student's server serves what she likes (she runs it): a grader logged in to the hub who opens a page
+    of it must not have her hub token or Formgrader used by its script, as on one shared address it could
+    (a red team read /hub/token in a pop-up and made a token). Each server has an origin of its own."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    ada = next(iter(STUDENTS))
+    tara = chromium()
+    log_in_as_grader(tara, hub)
+    tara.get(f"{hub.base}/hub/home")  # the hub's own page can read its token page: what the check below looks for
+    assert tara.execute_async_script(READ_IN_POP_UP, f"{hub.base}/hub/token", "API token") == "read"
+    tara.get(f"{hub.server(ada)}/a-page-she-serves")  # her server answers it (404) without asking who is there
+    WebDriverWait(tara, 60).until(lambda d: "Not Found" in body(d))
+    assert tara.current_url.startswith(hub.server(ada))
+    assert tara.execute_async_script(READ_IN_POP_UP, f"{hub.base}/hub/token", "API token") == "refused: SecurityError"
+    for target in (f"{hub.base}/hub/api/user", f"{hub.base}/hub/token",
+                   f"{hub.service()}/formgrader/api/assignments", f"{hub.service()}/api/contents"):
+        said = tara.execute_async_script(READ_BY_FETCH, target)
+        assert said.startswith("refused: TypeError"), (target, said)
 
 
 def test_the_hub_stops_and_starts_again_with_everything_kept(hub, chromium):

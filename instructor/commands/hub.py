@@ -1,12 +1,17 @@
 """Run the course on this machine's JupyterHub (as root): accounts from a roster, each user's server
 as that user, the graders' Formgrader as a hub service run by the course's grading account.
 
-    sudo python -m instructor hub --roster roster.csv [--port 8000] [--home /srv/rnn-course]
+    sudo python -m instructor hub --roster roster.csv [--url https://hub.example.org] [--port 8000]
+                                  [--home /srv/rnn-course]
 
 The roster is a CSV file: username,role,name,password (role: student or grader; an empty password
 makes one up for a new account, written to HOME/hub/new-passwords.csv). The hub runs in the
 foreground until Ctrl-C or SIGTERM, then stops every server and its proxy; starting it again reuses
-the accounts, the course folder, the gradebook and the hub's database. Add a student or a grader
+the accounts, the course folder, the gradebook and the hub's database. Each user's server, and
+Formgrader, is served on a subdomain of the hub's address (alice.hub.example.org), so that a page one
+user serves cannot act as another: the address needs a wildcard DNS name (*.hub.example.org). The
+default, http://localhost:PORT, serves this machine only (browsers resolve *.localhost by themselves).
+Add a student or a grader
 mid-course: add a line to the roster and start the hub again. docs/deployment.md says more.
 """
 
@@ -20,7 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..hub import CLEAN_ENV, HubProblem, grading_account, hub_accounts, intruders, prepare, stop_processes
+from ..hub import (CLEAN_ENV, HubProblem, grading_account, hub_accounts, intruders, prepare, public_url,
+                   served_at, stop_processes)
 
 
 def _wait_for_proxy(pid_file: Path, seconds: float = 10) -> None:
@@ -44,7 +50,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m instructor hub", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--roster", type=Path, required=True, help="CSV: username,role,name,password")
-    parser.add_argument("--port", type=int, default=8000, help="the hub's public port (default 8000)")
+    parser.add_argument("--port", type=int, default=8000, help="the port the hub listens on (default 8000)")
+    parser.add_argument("--url", default=None,
+                        help="the hub's address as people type it, whose subdomains reach this machine "
+                             "(default http://localhost:PORT; behind a TLS proxy: https://hub.example.org)")
     parser.add_argument("--home", type=Path, default=Path("/srv/rnn-course"),
                         help="where the hub keeps everything (default /srv/rnn-course)")
     parser.add_argument("--python", default="/usr/bin/python3",
@@ -52,20 +61,22 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("RNN_COURSE_DATA", "data")),
                         help="the folder with energy.csv (default: $RNN_COURSE_DATA, else data/)")
     parser.add_argument("--proxy", type=Path, default=None,
-                        help="the proxy program (default: the Python configurable-http-proxy installed with the hub; "
-                             "for Node's: --proxy $(command -v configurable-http-proxy))")
+                        help="the proxy program (default: Debian's configurable-http-proxy, "
+                             "apt-get install node-configurable-http-proxy)")
     parser.add_argument("--prepare-only", action="store_true", help="make everything, then stop before the hub starts")
     args = parser.parse_args(argv)
     try:
         config, layout, course_id = prepare(args.roster, args.home.resolve(), args.port, args.python, args.data.resolve(),
-                                         proxy=args.proxy)
+                                         proxy=args.proxy, url=args.url)
     except HubProblem as problem:
         print(f"The hub cannot start: {problem}", file=sys.stderr)
         return 2
     if args.prepare_only:
         print(f"Ready: {config}")
         return 0
-    print(f"JupyterHub for {course_id} on port {args.port}; Formgrader at /services/{course_id}/ for graders. "
+    url = public_url(args.url or f"http://localhost:{args.port}")
+    formgrader = served_at(url, course_id, "service")
+    print(f"JupyterHub for {course_id} at {url} (port {args.port}); Formgrader for graders at {formgrader}. "
           "Ctrl-C stops it.", flush=True)
     with open(layout.hub / "jupyterhub.log", "ab") as log:
         hub = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=layout.hub,

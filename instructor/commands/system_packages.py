@@ -28,6 +28,8 @@ TESTS = GRADING + [
     ("the JupyterHub test: its course environment, made with Debian's Python",
      lambda: subprocess.run(["/usr/bin/python3", "-c", "import ensurepip"], capture_output=True).returncode == 0
      if os.path.exists("/usr/bin/python3") else False, "python3-venv"),
+    ("the JupyterHub test: the proxy that serves each server on a subdomain",
+     lambda: shutil.which("configurable-http-proxy"), "node-configurable-http-proxy"),
 ]
 NEEDS = {"grading": GRADING, "tests": TESTS}
 PYTHONS = ((3, 11), (3, 14))  # pyproject.toml's requires-python: at least the first, below the second
