@@ -20,6 +20,8 @@ import ssl
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -547,6 +549,33 @@ def test_formgrader_runs_no_script_of_a_hostile_student(lab, browser, tmp_path):
         time.sleep(0.5)
     else:
         pytest.fail(f"Formgrader did not save the score and the comment: {grade}, {said!r}")
+
+
+def test_formgrader_serves_a_submissions_files_inert_and_no_other_file(lab, browser):
+    """Formgrader serves a submission's files (a figure its notebook shows) as pages of the TA's server: a
+    student's HTML file among them runs no script, and an encoded `..` reaches nothing outside the
+    submission's autograded folder (a red team reached submitted/ and ran a terminal as the TA)."""
+    from nbgrader.api import Gradebook
+
+    course, base, token = lab
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission_notebook(NOTEBOOK[:-6], ASSIGNMENT, HOSTILE).id
+    page = "<title>notes</title><p>my notes</p><script>document.title = 'PWNED'; window.PWNED = 1;</script>"
+    for folder in ("autograded", "submitted"):
+        (course / folder / HOSTILE / ASSIGNMENT / "notes.html").write_text(page)
+    files = f"{base}/formgrader/submissions/{submission}"
+    with urllib.request.urlopen(f"{files}/notes.html?token={token}", timeout=30) as served:
+        assert served.read().decode() == page
+        assert served.headers["Content-Security-Policy"].startswith("sandbox;"), dict(served.headers)
+    browser.get(f"{files}/notes.html")
+    page_text(browser, "my notes")
+    time.sleep(1)
+    assert browser.title == "notes", "the student's script ran on the TA's server"
+    escape = urllib.parse.quote(f"../../../submitted/{HOSTILE}/{ASSIGNMENT}/notes.html", safe="")
+    for outside in (escape, urllib.parse.quote("../../../gradebook.db", safe=""), "..%2F..%2F..%2Fnbgrader_config.py"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{files}/{outside}?token={token}", timeout=30)
+        assert refused.value.code == 404, outside
 
 
 def test_feedback_runs_no_script_of_a_hostile_student(lab, browser, tmp_path):

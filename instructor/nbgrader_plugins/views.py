@@ -16,6 +16,7 @@ other string and give each page a Content-Security-Policy that refuses any scrip
 import base64
 import functools
 import hashlib
+import os
 import re
 import secrets
 from pathlib import Path
@@ -131,3 +132,41 @@ def clean_html(html, web_links: bool = False) -> str:
     lesson's text, whose links to the web work."""
     html = STYLE.sub("", html.decode() if isinstance(html, bytes) else str(html))
     return _CLEANERS[bool(web_links)].clean(html)
+
+
+# --- Files of a submission ---------------------------------------------------------------------------
+# Formgrader serves the files of a submission (/formgrader/submissions/<id>/<file>: a figure the notebook
+# shows) as pages of the TA's server, from anywhere in the course folder (an encoded `..` reaches
+# submitted/). A student's HTML file would run its script as the TA. So: only the submission's own
+# autograded folder, and each file inert (a sandbox: no script, an origin of its own).
+FILE_POLICY = "sandbox; default-src 'none'; img-src data: 'self'; style-src 'unsafe-inline'"
+
+
+def guard_submission_files() -> None:
+    """Make Formgrader's SubmissionFilesHandler serve what is above (nbgrader_config.py calls it)."""
+    from nbgrader.api import MissingEntry
+    from nbgrader.server_extensions.formgrader import handlers
+    from tornado import web
+
+    files = handlers.SubmissionFilesHandler
+    if getattr(files, "guarded", False):
+        return
+
+    def parse_url_path(self, url_path):
+        submission_id, path = re.match(r"([^/]+)/(.*)", url_path.lstrip("/")).groups()
+        try:
+            submission = self.gradebook.find_submission_notebook_by_id(submission_id)
+        except MissingEntry:
+            raise web.HTTPError(404, f"Invalid submission: {submission_id}") from None
+        folder = os.path.realpath(self.coursedir.format_path(
+            self.coursedir.autograded_directory, submission.student.id, submission.assignment.assignment.name))
+        full_path = os.path.realpath(os.path.join(folder, path))
+        if not full_path.startswith(folder + os.sep):
+            raise web.HTTPError(404, "Not a file of this submission")
+        return web.StaticFileHandler.parse_url_path(self, full_path)
+
+    def set_extra_headers(self, path):
+        self.set_header("Content-Security-Policy", FILE_POLICY)
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    files.parse_url_path, files.set_extra_headers, files.guarded = parse_url_path, set_extra_headers, True
