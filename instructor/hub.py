@@ -125,9 +125,13 @@ def grading_account(course_id: str) -> str:
     return f"grader-{course_id}"[:32]
 
 
+LOOPBACK = {"0100007F", "00000000", "0000000000000000FFFF00000100007F"}  # 127.0.0.1, 0.0.0.0, ::ffff:127.0.0.1
+ANY_IPV6 = "0" * 32  # [::]: reaches 127.0.0.1 too, unless IPv6 only
+
+
 def listeners(port: int) -> list:
-    """The uids of the sockets listening on TCP `port` (any address), from /proc/net/tcp and tcp6."""
-    uids = []
+    """(uid, local address in /proc's hex) of the sockets listening on TCP `port`, from /proc/net/tcp and tcp6."""
+    found = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
@@ -136,8 +140,8 @@ def listeners(port: int) -> list:
         for line in lines:
             fields = line.split()
             if len(fields) > 7 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                uids.append(int(fields[7]))
-    return uids
+                found.append((int(fields[7]), fields[1].rsplit(":", 1)[0]))
+    return found
 
 
 def check_root() -> None:
@@ -288,9 +292,7 @@ def build_environment(layout: Layout, python: str, checkout: Path = REPO) -> Non
     _run(jupyter, "server", "extension", "disable", "--sys-prefix", INSTRUCTOR_SERVER_EXTENSION)
     etc = layout.env / "etc" / "jupyter"
     etc.mkdir(parents=True, exist_ok=True)
-    # Formgrader's MathJax from Debian's libjs-mathjax. JupyterHub's "frame-ancestors 'none'" stays: every
-    # server shares the hub's address, and a page a student serves must not frame the graders' Formgrader
-    # (graders open it in a tab of its own).
+    # Formgrader's MathJax from Debian's libjs-mathjax. Students' servers keep JupyterHub's "frame-ancestors 'none'".
     (etc / "jupyter_server_config.py").write_text(
         "# written by `python -m instructor hub`\n"
         "c.ServerApp.extra_static_paths = ['/usr/share/javascript']\n")
@@ -351,8 +353,12 @@ def place_course(layout: Layout, account: str, checkout: Path = REPO) -> None:
         folder.mkdir(exist_ok=True)
     _write_new(config / "labconfig" / "page_config.json",
                json.dumps({"disabledExtensions": {name: False for name in INSTRUCTOR_LAB_EXTENSIONS}}, indent=1))
+    # Formgrader's panel in the service's JupyterLab frames the service's own pages: on its own origin, no
+    # page a student serves can frame them
     _write_new(config / "jupyter_server_config.json",
-               json.dumps({"ServerApp": {"jpserver_extensions": {INSTRUCTOR_SERVER_EXTENSION: True}}}, indent=1))
+               json.dumps({"ServerApp": {"jpserver_extensions": {INSTRUCTOR_SERVER_EXTENSION: True},
+                                         "tornado_settings": {"headers": {
+                                             "Content-Security-Policy": "frame-ancestors 'self'"}}}}, indent=1))
     run = layout.grading / ".run"  # its kernels' folders (the sandbox's run folder), not in /tmp
     if os.path.islink(run):
         os.remove(run)
@@ -401,6 +407,10 @@ def public_url(url: str) -> str:
             or parsed.query or parsed.username or re.fullmatch(r"[\d.]+|\[.*\]", parsed.netloc.rsplit(":", 1)[0]):
         raise HubProblem(f"--url {url!r} is not an address such as https://hub.example.org (a host name, not an IP "
                          "address: each server is served on a subdomain of it)")
+    if parsed.scheme == "http" and parsed.hostname != "localhost" and not parsed.hostname.endswith(".localhost"):
+        raise HubProblem(f"--url {url!r}: over plain HTTP, passwords and cookies cross the network readable, and "
+                         "the hub's login cookie cannot be kept from the servers' subdomains (a __Host- cookie needs "
+                         "HTTPS): put a TLS proxy in front (docs/deployment.md) and give --url https://...")
     return f"{parsed.scheme}://{parsed.netloc}"
 
 
@@ -437,6 +447,8 @@ def write_config(layout: Layout, members, course_id: str, account: str, port: in
     settings = {
         "JupyterHub.bind_url": f"http://:{port}",
         "JupyterHub.subdomain_host": url,  # every server, and Formgrader, on an origin of its own
+        # over HTTPS, the hub's login cookie is __Host-: no server's subdomain can set one in its place
+        "JupyterHub.cookie_host_prefix_enabled": url.startswith("https://"),
         "JupyterHub.hub_bind_url": f"http://127.0.0.1:{PORTS['hub API']}",
         "ConfigurableHTTPProxy.api_url": f"http://127.0.0.1:{PORTS['proxy API']}",
         "ConfigurableHTTPProxy.command": [str(proxy)],
@@ -473,6 +485,9 @@ def write_config(layout: Layout, members, course_id: str, account: str, port: in
     lines = ["# The course's JupyterHub: written by `python -m instructor hub` at every start; edit the roster or",
              "# the command's options instead.", "c = get_config()  # noqa: F821"]
     lines += [f"c.{name} = {value!r}" for name, value in settings.items()]
+    lines += ["# JupyterHub 6.1.1 links a service on a subdomain without the hub's port (the Services menu):",
+              "from jupyterhub.services.service import Service  # noqa: E402",
+              "Service.href = property(lambda service: service.host + service.prefix if service.domain else service.prefix)"]
     config = layout.hub / "jupyterhub_config.py"
     config.write_text("\n".join(lines) + "\n")
     return config
@@ -515,7 +530,7 @@ def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checko
     account = grading_account(course_id)
     made_before = accounts_made(layout)
     check_accounts(members, account, made_before)
-    stop_processes(name for name in [*(m.username for m in members), account] if name in made_before)
+    stop_processes(made_before)  # the roster's, the grading account, and those dropped from the roster
     check_can_start(port)
     check_python(python, checkout)
     for folder in (layout.home, layout.hub):
@@ -530,6 +545,9 @@ def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checko
     build_environment(layout, python, checkout)
     place_course(layout, account, checkout)
     made = set_accounts(members, layout.hub)
+    locked = lock_dropped(layout, members, account)
+    if locked:
+        print(f"Accounts no longer on the roster, locked (their homes kept): {', '.join(locked)}")
     if made:
         print(f"Accounts made: {', '.join(made)}" + (f"; passwords made up for them are in {layout.hub / 'new-passwords.csv'}"
                                                      if any(not m.password for m in members if m.username in made) else ""))
@@ -539,16 +557,34 @@ def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checko
     return write_config(layout, members, course_id, account, port, exchange, proxy, url), layout, course_id
 
 
-def hub_accounts(layout: Layout, roster: Path, course_id: str) -> list:
-    """The accounts whose processes end with the hub: the roster's and the grading account, if the hub made them."""
-    made = accounts_made(layout)
-    names = [m.username for m in read_roster(roster)] + [grading_account(course_id)]
-    return [name for name in names if name in made]
+def hub_accounts(layout: Layout) -> list:
+    """The accounts whose processes end with the hub: every account it made (the grading account, and the
+    roster's, those dropped from it since included)."""
+    return sorted(accounts_made(layout))
+
+
+def lock_dropped(layout: Layout, members, account: str) -> list:
+    """Lock the password of each account the hub made that the roster no longer names (it is kept, with
+    its home); unlock those named again. Returns the names locked."""
+    named = {m.username for m in members}
+    dropped = sorted(accounts_made(layout) - named - {account})
+    for name in dropped:
+        _run("usermod", "--lock", name)
+    for name in sorted(named & accounts_made(layout)):  # back on the roster (no error if it was never locked)
+        subprocess.run(["usermod", "--unlock", name], capture_output=True, env=CLEAN_ENV)
+    return dropped
 
 
 def intruders(account: str) -> list:
-    """What listens on a port of the hub's but is not the hub's (root: the hub and its proxy; the grading
-    account: Formgrader): a student's process that took Formgrader's port, for example."""
+    """What listens on 127.0.0.1 at a port of the hub's but is not the hub's (root: the hub and its proxy;
+    the grading account: Formgrader): a student's process that took Formgrader's port, for example. A
+    student's listener on another address (::1, 127.0.0.2) receives nothing of the hub's, and an IPv6 one
+    on [::] nothing either while the port's owner holds it on 127.0.0.1 (the kernel would have refused it)."""
     expected = {"hub API": {0}, "proxy API": {0}, "Formgrader service": {pwd.getpwnam(account).pw_uid}}
-    return [f"port {PORTS[what]} ({what}) is held by uid {uid}"
-            for what, uids in expected.items() for uid in listeners(PORTS[what]) if uid not in uids]
+    found = []
+    for what, owners in expected.items():
+        held = listeners(PORTS[what])
+        owned = any(uid in owners and address in LOOPBACK for uid, address in held)
+        found += [f"port {PORTS[what]} ({what}) is held by uid {uid}" for uid, address in held
+                  if uid not in owners and (address in LOOPBACK or address == ANY_IPV6 and not owned)]
+    return found

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from grader_tests.plugins.limits import uid_processes
-from instructor.hub import grading_account, served_at
+from instructor.hub import Layout, Member, grading_account, served_at, write_config
 from instructor.submissions import solved_notebook
 
 pytestmark = [pytest.mark.autograde, pytest.mark.xdist_group("hub")]
@@ -48,9 +48,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def write_roster(path: Path, late_student: bool = False) -> None:
+def write_roster(path: Path, late_student: bool = False, dropped=()) -> None:
     lines = ["username,role,name,password", *(f"{user},student,{user.split('-')[-1].title()} Student,{password}"
-                                               for user, password in STUDENTS.items()),
+                                               for user, password in STUDENTS.items() if user not in dropped),
              f"{GRADER[0]},grader,Tara Grader,{GRADER[1]}"]
     if late_student:
         lines.append(f"{LATE_STUDENT},student,Cy Student,")  # no password: one is made up for the new account
@@ -401,6 +401,8 @@ def test_the_hub_refuses_what_it_cannot_do(tmp_path):
     (closed / "python3").chmod(0o755)
     status, said = hub("--roster", str(good), "--url", "http://10.1.2.3:8000")  # servers need subdomains of a name
     assert status == 2 and "a host name, not an IP address" in said, said
+    status, said = hub("--roster", str(good), "--url", "http://hub.example.org")  # passwords and cookies in clear
+    assert status == 2 and "over plain HTTP" in said, said
     status, said = hub("--roster", str(good), "--proxy", str(tmp_path / "no-proxy"))
     assert status == 2 and "no-proxy is not a program" in said, said
     status, said = hub("--roster", str(good), "--python", str(closed / "python3"))  # (the last --roster counts)
@@ -419,11 +421,41 @@ def test_the_hub_refuses_what_it_cannot_do(tmp_path):
     assert status == 2 and "must run as root" in said, said
 
 
+def test_over_https_the_hubs_login_cookie_cannot_be_set_by_a_servers_subdomain(tmp_path):
+    """JupyterHub's __Host- login cookie (a subdomain cannot set one in its place, which a red team did on a
+    real domain to log a grader in as a student), over HTTPS; and the Services menu's link keeps the port."""
+    layout = Layout(tmp_path)
+    layout.hub.mkdir()
+    (layout.hub / "proxy_token").write_text("t")
+    members = [Member("ada", "student", "Ada", ""), Member("tara", "grader", "Tara", "")]
+    for url, prefixed in (("https://hub.example.org", True), ("http://localhost:8000", False)):
+        config = write_config(layout, members, COURSE, grading_account(COURSE), 8000, "/srv/x", Path("/usr/bin/true"), url)
+        settings = {}
+        exec(config.read_text(), {"get_config": lambda: settings.setdefault("c", __import__("traitlets.config").config.Config())})
+        c = settings["c"]
+        assert c.JupyterHub.subdomain_host == url and c.JupyterHub.cookie_host_prefix_enabled is prefixed
+    from jupyterhub.services.service import Service
+
+    service = Service(name=COURSE, base_url="/", domain=f"{COURSE}--service.localhost", host=f"http://{COURSE}--service.localhost:8000")
+    assert service.href == f"http://{COURSE}--service.localhost:8000/services/{COURSE}/"
+
+
 def test_a_class_on_the_hub_from_release_to_feedback(hub, chromium, tmp_path):
     from selenium.webdriver.common.by import By
 
     tara = chromium()
     log_in_as_grader(tara, hub)
+    tara.get(f"{hub.base}/hub/home")  # the hub's Services menu leads to Formgrader's JupyterLab ...
+    link = tara.find_element(By.XPATH, f"//a[contains(@class, 'dropdown-item')][normalize-space()='{COURSE}']")
+    assert link.get_attribute("href") == f"{hub.service()}/", link.get_attribute("href")
+    tara.get(link.get_attribute("href"))
+    menu(tara, "Nbgrader", "Formgrader")  # ... whose Formgrader panel frames the service's own pages
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(tara, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "iframe"))
+    tara.switch_to.frame(tara.find_elements(By.CSS_SELECTOR, "iframe")[-1])
+    shows(tara, "Manage Assignments", ASSIGNMENT)
+    tara.switch_to.default_content()
     formgrader(tara, hub)  # generate (the student version, and the assignment in the gradebook), then release
     click_and_confirm(tara, assignment_row(tara, ASSIGNMENT), "assign", f"Successfully created the student version of '{ASSIGNMENT}'")
     click_and_confirm(tara, assignment_row(tara, ASSIGNMENT), "release", f"Successfully released '{ASSIGNMENT}'")
@@ -506,6 +538,22 @@ def test_what_a_student_cannot_do_on_the_hub(hub, chromium):
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 403
 
+    # her processes on the hub's ports at other addresses than the hub's (::1, 127.0.0.2): the hub goes on
+    entry = pwd.getpwnam(ada_user)
+    squatter = subprocess.Popen(
+        ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups", "--", "/usr/bin/python3", "-c",
+         "import socket, time\nheld = []\nfor port in (8081, 8001, 9999):\n"
+         "    for family, address in ((socket.AF_INET6, '::1'), (socket.AF_INET, '127.0.0.2')):\n"
+         "        s = socket.socket(family)\n        s.bind((address, port))\n        s.listen()\n        held.append(s)\n"
+         "print('listening', flush=True)\ntime.sleep(30)"], stdout=subprocess.PIPE, text=True, cwd="/")
+    try:
+        assert squatter.stdout.readline().strip() == "listening"
+        time.sleep(6)  # the command looks every 2 s
+        assert hub.process.poll() is None, hub.output.read_text()
+    finally:
+        squatter.kill()
+        squatter.wait()
+
     open_lab(driver, hub, ada_user, ada_password)
     driver.get(f"{hub.service()}/formgrader/manage_assignments")
     WebDriverWait(driver, 60).until(lambda d: "403" in body(d) or "Forbidden" in body(d))
@@ -566,22 +614,30 @@ def test_a_page_a_student_serves_cannot_act_for_a_grader(hub, chromium):
 
 
 def test_the_hub_stops_and_starts_again_with_everything_kept(hub, chromium):
-    student = next(iter(STUDENTS))
-    detached = subprocess.Popen(["runuser", "-u", student, "--", "setsid", "sleep", "600"], start_new_session=True)
+    """Stopped with Bo dropped from the roster, and started again with one more student: nothing a student
+    left running (Bo included) outlives the stop, Bo's account is locked, the rest is kept."""
+    (ada_user, ada_password), (bo_user, bo_password) = STUDENTS.items()
+    detached = [subprocess.Popen(["runuser", "-u", student, "--", "setsid", "sleep", "600"], start_new_session=True)
+                for student in (ada_user, bo_user)]
     time.sleep(1)
-    assert uid_processes(pwd.getpwnam(student).pw_uid)
+    assert uid_processes(pwd.getpwnam(ada_user).pw_uid) and uid_processes(pwd.getpwnam(bo_user).pw_uid)
+    write_roster(hub.roster, late_student=True, dropped=[bo_user])
     waited = hub.stop()
     assert waited < 30, f"stopping the hub took {waited:.0f} s"
-    assert not uid_processes(pwd.getpwnam(student).pw_uid), "a process a student left running outlives the hub"
-    detached.wait(timeout=10)
+    for student in (ada_user, bo_user):
+        assert not uid_processes(pwd.getpwnam(student).pw_uid), f"a process {student} left running outlives the hub"
+    for process in detached:
+        process.wait(timeout=10)
     assert not (hub.home / "hub" / "proxy.pid").exists() or not _alive(hub.home / "hub" / "proxy.pid")
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (the browser's closed connections linger)
         probe.bind(("", hub.port))  # the port is free again
-    write_roster(hub.roster, late_student=True)
     hub.start()
-    (ada_user, ada_password) = next(iter(STUDENTS.items()))
     driver = chromium()
+    log_in(driver, hub, bo_user, bo_password)  # dropped: locked out, home kept
+    shows(driver, "Invalid username or password")
+    assert subprocess.run(["passwd", "--status", bo_user], capture_output=True, text=True).stdout.split()[1] == "L"
+    assert Path(pwd.getpwnam(bo_user).pw_dir, ASSIGNMENT).is_dir()
     open_lab(driver, hub, ada_user, ada_password)
     menu(driver, "Nbgrader", "Assignment List")
     assignment_button(driver, "submitted", "Fetch Feedback")  # her submission is still listed
