@@ -99,6 +99,7 @@ from instructor.nbgrader_plugins import views  # noqa: E402
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
 
 views.guard_submission_files()  # a submission's files in Formgrader: its own folder's only, no script runs
+views.escape_formgrader_pages()  # what Formgrader's pages write from their address or the gradebook: escaped
 c.HTMLExporter.preprocessors = [views.CourseStyle]
 c.CSSHTMLHeaderPreprocessor.enabled = False  # CourseStyle does its work, then adds the course's CSS
 c.CourseStyle.enabled = True

@@ -434,7 +434,7 @@ def find_proxy(proxy: Path | None) -> Path:
 
 
 def write_config(layout: Layout, members, course_id: str, account: str, port: int, exchange: str,
-                 proxy: Path, url: str) -> Path:
+                 proxy: Path, url: str, server_memory: str = "4G", checkout: Path = REPO) -> Path:
     """jupyterhub_config.py of this course, in hub/ (written anew at every start)."""
     students = sorted(m.username for m in members if m.role == "student")
     graders = sorted(m.username for m in members if m.role == "grader")
@@ -473,6 +473,9 @@ def write_config(layout: Layout, members, course_id: str, account: str, port: in
             "user": account, "cwd": str(layout.course), "environment": service_env, "display": True,
             "oauth_no_confirm": True,
         }],
+        # instructor/hub_spawner.py: each server as its user, at most 1024 processes and `server_memory` bytes
+        "JupyterHub.spawner_class": "instructor.hub_spawner.LimitedSpawner",
+        "Spawner.mem_limit": server_memory,
         "Spawner.cmd": [str(env_bin / "jupyterhub-singleuser")],
         "Spawner.default_url": "/lab",
         "Spawner.environment": server_env,
@@ -483,7 +486,8 @@ def write_config(layout: Layout, members, course_id: str, account: str, port: in
         "LocalProcessSpawner.term_timeout": SERVER_STOP_SECONDS,
     }
     lines = ["# The course's JupyterHub: written by `python -m instructor hub` at every start; edit the roster or",
-             "# the command's options instead.", "c = get_config()  # noqa: F821"]
+             "# the command's options instead.", "c = get_config()  # noqa: F821",
+             "import sys  # noqa: E402", f"sys.path.insert(0, {str(checkout)!r})  # the spawner: instructor/hub_spawner.py"]
     lines += [f"c.{name} = {value!r}" for name, value in settings.items()]
     lines += ["# JupyterHub 6.1.1 links a service on a subdomain without the hub's port (the Services menu):",
               "from jupyterhub.services.service import Service  # noqa: E402",
@@ -516,12 +520,14 @@ def check_python(python: str, checkout: Path = REPO) -> None:
 
 
 def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checkout: Path = REPO,
-            proxy: Path | None = None, url: str | None = None) -> tuple:
+            proxy: Path | None = None, url: str | None = None, server_memory: str = "4G") -> tuple:
     """Everything the hub needs, made or checked; returns (jupyterhub_config.py, layout, course id).
     What it refuses, it refuses before it changes anything, except that the processes the hub's own
     accounts left running (detached from a server) are stopped before the ports are checked."""
     check_root()
     url = public_url(url or f"http://localhost:{port}")
+    if not re.fullmatch(r"[1-9]\d*[KMGT]?", server_memory):
+        raise HubProblem(f"--server-memory {server_memory!r} is not a size such as 4G or 512M")
     proxy = find_proxy(proxy)
     members = read_roster(roster)
     layout = Layout(home)
@@ -554,7 +560,8 @@ def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checko
     place_exchange(exchange, course_id, account)
     write_students_config(layout.env / "etc" / "jupyter" / "nbgrader_config.py", course_id, exchange,
                           config.Execute.timeout)
-    return write_config(layout, members, course_id, account, port, exchange, proxy, url), layout, course_id
+    return (write_config(layout, members, course_id, account, port, exchange, proxy, url, server_memory, checkout),
+            layout, course_id)
 
 
 def hub_accounts(layout: Layout) -> list:

@@ -505,6 +505,15 @@ def test_formgrader_runs_no_script_of_a_hostile_student(lab, browser, tmp_path):
         time.sleep(1)
         assert_nothing_ran(browser, course, before)
 
+    # pages that write their address into a script: the hostile id (a click on its row), and a link a
+    # student sends the TA (a red team ran script as the TA through it)
+    reflected = urllib.parse.quote('x";top.document.title="PWNED-reflected";window.PWNED=1;"', safe="")
+    for page in (f"manage_students/{urllib.parse.quote(HOSTILE, safe='')}", f"manage_students/{reflected}",
+                 f"manage_students/{reflected}/{reflected}", f"gradebook/{reflected}", f"gradebook/{ASSIGNMENT}/{reflected}"):
+        browser.get(f"{base}/formgrader/{page}")
+        time.sleep(1.5)
+        assert_nothing_ran(browser, course, before)
+
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission_notebook(NOTEBOOK[:-6], ASSIGNMENT, HOSTILE).id
     browser.get_log("browser")

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from grader_tests.plugins import limits
 from grader_tests.plugins.limits import uid_processes
 from instructor.hub import Layout, Member, grading_account, served_at, write_config
 from instructor.submissions import solved_notebook
@@ -40,6 +41,7 @@ STUDENTS = {"rnnt-hub-ada": "Ada-pw-1x", "rnnt-hub-bo": "Bo-pw-2y"}
 GRADER = ("rnnt-hub-tara", "Tara-pw-3z")
 LATE_STUDENT = "rnnt-hub-cy"  # added to the roster mid-course
 WRITTEN_SCORE = 2  # of 3, given in Formgrader to the written answer
+SERVER_MEMORY = "2G"  # each user's server and its kernels (instructor/hub_spawner.py)
 
 
 def free_port() -> int:
@@ -81,7 +83,8 @@ class Hub:
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "instructor", "hub", "--roster", str(self.roster), "--home", str(self.home),
-                 "--port", str(self.port), "--data", str(self.data)], env=self.env, stdout=out, stderr=subprocess.STDOUT)
+                 "--port", str(self.port), "--data", str(self.data), "--server-memory", SERVER_MEMORY],
+                env=self.env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 900  # the first start builds the course environment
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"the hub command ended: {self.output.read_text()}"
@@ -434,6 +437,7 @@ def test_over_https_the_hubs_login_cookie_cannot_be_set_by_a_servers_subdomain(t
         exec(config.read_text(), {"get_config": lambda: settings.setdefault("c", __import__("traitlets.config").config.Config())})
         c = settings["c"]
         assert c.JupyterHub.subdomain_host == url and c.JupyterHub.cookie_host_prefix_enabled is prefixed
+        assert c.JupyterHub.spawner_class == "instructor.hub_spawner.LimitedSpawner" and c.Spawner.mem_limit == "4G"
     from jupyterhub.services.service import Service
 
     service = Service(name=COURSE, base_url="/", domain=f"{COURSE}--service.localhost", host=f"http://{COURSE}--service.localhost:8000")
@@ -570,6 +574,18 @@ def test_what_a_student_cannot_do_on_the_hub(hub, chromium):
                           f"{hub.server(ada_user)}/api/contents/{os.path.relpath(path, pwd.getpwnam(ada_user).pw_dir)}")
         assert listing in (403, 404), (path, listing)
         assert as_user(ada_user, "cat", str(path)).returncode != 0
+
+    # her server's limits (instructor/hub_spawner.py): processes of her account, memory of her server
+    said = terminal(driver, hub, ada_user, "echo processes $(ulimit -u); grep -q rnn-course-hub- /proc/self/cgroup && echo in-its-cgroup")
+    assert "processes 1024" in said, said
+    probe = limits.MemoryCgroup.make(f"rnn-course-probe-{os.getpid()}", 2**30)
+    if probe is not None:  # where the hub can make a memory cgroup, 3 GiB in her terminal is stopped at 2
+        probe.remove()
+        assert "in-its-cgroup" in said, said
+        said = terminal(driver, hub, ada_user, "python3 -c \"x = b'x' * (3 * 2**30); print('allocated')\"; echo status $?")
+        assert "status 137" in said and "allocated" not in said, said
+        said = terminal(driver, hub, ada_user, "echo still here")
+        assert "still here" in said, said
 
 
 READ_IN_POP_UP = """

@@ -63,11 +63,15 @@ def main(argv=None) -> int:
     parser.add_argument("--proxy", type=Path, default=None,
                         help="the proxy program (default: Debian's configurable-http-proxy, "
                              "apt-get install node-configurable-http-proxy)")
+    parser.add_argument("--server-memory", default="4G",
+                        help="memory of each user's server and its kernels together (default 4G; at most 1024 "
+                             "processes each)")
     parser.add_argument("--prepare-only", action="store_true", help="make everything, then stop before the hub starts")
     args = parser.parse_args(argv)
     try:
         config, layout, course_id = prepare(args.roster, args.home.resolve(), args.port, args.python, args.data.resolve(),
-                                         proxy=args.proxy, url=args.url)
+                                         proxy=args.proxy, url=args.url,
+                                         server_memory=args.server_memory)
     except HubProblem as problem:
         print(f"The hub cannot start: {problem}", file=sys.stderr)
         return 2

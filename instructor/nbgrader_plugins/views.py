@@ -134,6 +134,32 @@ def clean_html(html, web_links: bool = False) -> str:
     return _CLEANERS[bool(web_links)].clean(html)
 
 
+# --- Formgrader's own pages ---------------------------------------------------------------------------
+# nbgrader renders them with a Jinja environment without autoescape, and several write what their
+# address says into a script (`var student_id = "{{ student_id }}";` on manage_students/<id>,
+# gradebook/<id>): a link a student sends a TA, or a student id filed with a quote in it, ran script as
+# the TA (a red team wrote into the course folder that way). Escaped, a quote or `<` in an id is text.
+
+
+def escape_formgrader_pages() -> None:
+    """Make Formgrader's pages escape every value they are given (nbgrader_config.py calls it)."""
+    from nbgrader.server_extensions.formgrader import base
+
+    if getattr(base.BaseHandler.render, "escaped", False):
+        return
+
+    def render(self, name, **values):
+        environment = self.settings["nbgrader_jinja2_env"]
+        if not environment.autoescape:
+            environment.autoescape = True
+            if environment.cache is not None:
+                environment.cache.clear()  # templates compiled before: compiled again, escaping
+        return environment.get_template(name).render(**values)
+
+    render.escaped = True
+    base.BaseHandler.render = render
+
+
 # --- Files of a submission ---------------------------------------------------------------------------
 # Formgrader serves the files of a submission (/formgrader/submissions/<id>/<file>: a figure the notebook
 # shows) as pages of the TA's server, from anywhere in the course folder (an encoded `..` reaches
