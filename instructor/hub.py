@@ -28,9 +28,11 @@ import pwd
 import re
 import secrets
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,16 +189,43 @@ def check_accounts(members, account: str, made: set) -> None:
         raise HubProblem("the roster names accounts the hub must not take over:\n  " + "\n  ".join(problems))
 
 
-def stop_processes(usernames, seconds: float = 10) -> None:
+def _kill_all_as(uid: int, gid: int) -> None:
+    """SIGKILL every process of the account at once: kill(-1) as the account itself. A process that
+    forks and exits every few milliseconds outruns a kill by pid (a red team's did)."""
+    child = os.fork()
+    if child == 0:
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)  # all the account's processes but this one
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+
+
+def stop_processes(usernames, seconds: float = 10) -> list:
     """Kill every process of these accounts and wait until they are gone (a detached one would outlive
-    the hub and could take a port the hub needs, such as Formgrader's)."""
+    the hub and could take a port the hub needs, such as Formgrader's). Returns the accounts that still
+    have processes after `seconds`."""
     from grader_tests.plugins import limits
 
+    left = []
     for username in usernames:
-        with contextlib.suppress(KeyError):
-            uid = pwd.getpwnam(username).pw_uid
-            if uid >= 1000:
-                limits.kill_and_wait(lambda: list(limits.uid_processes(uid)), seconds)
+        try:
+            entry = pwd.getpwnam(username)
+        except KeyError:
+            continue
+        if entry.pw_uid < 1000:
+            continue
+        deadline = time.monotonic() + seconds
+        while limits.uid_processes(entry.pw_uid):
+            if time.monotonic() > deadline:
+                left.append(username)
+                break
+            _kill_all_as(entry.pw_uid, entry.pw_gid)
+            time.sleep(0.05)
+    return left
 
 
 def real_folder(path: Path) -> Path:
@@ -457,8 +486,11 @@ def write_config(layout: Layout, members, course_id: str, account: str, port: in
         "JupyterHub.db_url": f"sqlite:///{layout.hub / 'jupyterhub.sqlite'}",
         "JupyterHub.cookie_secret_file": str(layout.hub / "jupyterhub_cookie_secret"),
         "JupyterHub.pid_file": str(layout.hub / "jupyterhub.pid"),
-        "JupyterHub.authenticator_class": "pam",
+        # instructor/hub_plugins.py: PAM for the roster only; anyone dropped from it leaves the hub's database
+        "JupyterHub.authenticator_class": "instructor.hub_plugins.RosterAuthenticator",
         "Authenticator.allowed_users": students + graders,
+        "Authenticator.allow_existing_users": False,
+        "Authenticator.delete_invalid_users": True,
         "PAMAuthenticator.open_sessions": False,
         "JupyterHub.cleanup_servers": True,
         "JupyterHub.load_groups": {group: graders},
@@ -473,8 +505,8 @@ def write_config(layout: Layout, members, course_id: str, account: str, port: in
             "user": account, "cwd": str(layout.course), "environment": service_env, "display": True,
             "oauth_no_confirm": True,
         }],
-        # instructor/hub_spawner.py: each server as its user, at most 1024 processes and `server_memory` bytes
-        "JupyterHub.spawner_class": "instructor.hub_spawner.LimitedSpawner",
+        # instructor/hub_plugins.py: each server as its user, at most 1024 processes and `server_memory` bytes
+        "JupyterHub.spawner_class": "instructor.hub_plugins.LimitedSpawner",
         "Spawner.mem_limit": server_memory,
         "Spawner.cmd": [str(env_bin / "jupyterhub-singleuser")],
         "Spawner.default_url": "/lab",
@@ -487,7 +519,7 @@ def write_config(layout: Layout, members, course_id: str, account: str, port: in
     }
     lines = ["# The course's JupyterHub: written by `python -m instructor hub` at every start; edit the roster or",
              "# the command's options instead.", "c = get_config()  # noqa: F821",
-             "import sys  # noqa: E402", f"sys.path.insert(0, {str(checkout)!r})  # the spawner: instructor/hub_spawner.py"]
+             "import sys  # noqa: E402", f"sys.path.insert(0, {str(checkout)!r})  # instructor/hub_plugins.py"]
     lines += [f"c.{name} = {value!r}" for name, value in settings.items()]
     lines += ["# JupyterHub 6.1.1 links a service on a subdomain without the hub's port (the Services menu):",
               "from jupyterhub.services.service import Service  # noqa: E402",
@@ -536,7 +568,9 @@ def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checko
     account = grading_account(course_id)
     made_before = accounts_made(layout)
     check_accounts(members, account, made_before)
-    stop_processes(made_before)  # the roster's, the grading account, and those dropped from the roster
+    left = stop_processes(made_before)  # the roster's, the grading account, and those dropped from the roster
+    if left:
+        raise HubProblem(f"processes of {', '.join(left)} could not be stopped (ps -u {left[0]}); stop them and start again")
     check_can_start(port)
     check_python(python, checkout)
     for folder in (layout.home, layout.hub):

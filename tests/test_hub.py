@@ -41,7 +41,7 @@ STUDENTS = {"rnnt-hub-ada": "Ada-pw-1x", "rnnt-hub-bo": "Bo-pw-2y"}
 GRADER = ("rnnt-hub-tara", "Tara-pw-3z")
 LATE_STUDENT = "rnnt-hub-cy"  # added to the roster mid-course
 WRITTEN_SCORE = 2  # of 3, given in Formgrader to the written answer
-SERVER_MEMORY = "2G"  # each user's server and its kernels (instructor/hub_spawner.py)
+SERVER_MEMORY = "2G"  # each user's server and its kernels (instructor/hub_plugins.py)
 
 
 def free_port() -> int:
@@ -437,7 +437,8 @@ def test_over_https_the_hubs_login_cookie_cannot_be_set_by_a_servers_subdomain(t
         exec(config.read_text(), {"get_config": lambda: settings.setdefault("c", __import__("traitlets.config").config.Config())})
         c = settings["c"]
         assert c.JupyterHub.subdomain_host == url and c.JupyterHub.cookie_host_prefix_enabled is prefixed
-        assert c.JupyterHub.spawner_class == "instructor.hub_spawner.LimitedSpawner" and c.Spawner.mem_limit == "4G"
+        assert c.JupyterHub.spawner_class == "instructor.hub_plugins.LimitedSpawner" and c.Spawner.mem_limit == "4G"
+        assert c.JupyterHub.authenticator_class == "instructor.hub_plugins.RosterAuthenticator"
     from jupyterhub.services.service import Service
 
     service = Service(name=COURSE, base_url="/", domain=f"{COURSE}--service.localhost", host=f"http://{COURSE}--service.localhost:8000")
@@ -575,14 +576,14 @@ def test_what_a_student_cannot_do_on_the_hub(hub, chromium):
         assert listing in (403, 404), (path, listing)
         assert as_user(ada_user, "cat", str(path)).returncode != 0
 
-    # her server's limits (instructor/hub_spawner.py): processes of her account, memory of her server
+    # her server's limits (instructor/hub_plugins.py): processes of her account, memory of her server
     said = terminal(driver, hub, ada_user, "echo processes $(ulimit -u); grep -q rnn-course-hub- /proc/self/cgroup && echo in-its-cgroup")
     assert "processes 1024" in said, said
     probe = limits.MemoryCgroup.make(f"rnn-course-probe-{os.getpid()}", 2**30)
     if probe is not None:  # where the hub can make a memory cgroup, 3 GiB in her terminal is stopped at 2
         probe.remove()
         assert "in-its-cgroup" in said, said
-        said = terminal(driver, hub, ada_user, "python3 -c \"x = b'x' * (3 * 2**30); print('allocated')\"; echo status $?")
+        said = terminal(driver, hub, ada_user, "python3 -c \"x = b'x' * (3 * 2**30); print('all' + 'ocated')\"; echo status $?")
         assert "status 137" in said and "allocated" not in said, said
         said = terminal(driver, hub, ada_user, "echo still here")
         assert "still here" in said, said
@@ -629,12 +630,36 @@ def test_a_page_a_student_serves_cannot_act_for_a_grader(hub, chromium):
         assert said.startswith("refused: TypeError"), (target, said)
 
 
+HOPPER = """
+import ctypes, os, time
+ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the hops are reaped here, not left as zombies
+if os.fork() == 0:
+    os.setsid()
+    while True:  # a new process every 2 ms, the old one gone (a red team's, in C, outran a kill by pid)
+        if os.fork():
+            os._exit(0)
+        time.sleep(0.002)
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        time.sleep(0.01)
+"""
+
+
 def test_the_hub_stops_and_starts_again_with_everything_kept(hub, chromium):
     """Stopped with Bo dropped from the roster, and started again with one more student: nothing a student
-    left running (Bo included) outlives the stop, Bo's account is locked, the rest is kept."""
+    left running outlives the stop (a process that hops from pid to pid included), Bo's account is locked
+    and his hub token dead, the rest is kept."""
     (ada_user, ada_password), (bo_user, bo_password) = STUDENTS.items()
-    detached = [subprocess.Popen(["runuser", "-u", student, "--", "setsid", "sleep", "600"], start_new_session=True)
-                for student in (ada_user, bo_user)]
+    detached = [subprocess.Popen(["runuser", "-u", ada_user, "--", "setsid", "sleep", "600"], start_new_session=True),
+                subprocess.Popen(["runuser", "-u", bo_user, "--", "/usr/bin/python3", "-c", HOPPER], start_new_session=True)]
+    made = subprocess.run([sys.executable, "-m", "jupyterhub", "token", "-f", "jupyterhub_config.py", bo_user],
+                          cwd=hub.home / "hub", capture_output=True, text=True)  # as if Bo made one on the token page
+    token = made.stdout.strip().splitlines()[-1]
+    with urllib.request.urlopen(urllib.request.Request(f"{hub.base}/hub/api/user",
+                                                       headers={"Authorization": f"token {token}"}), timeout=30) as who:
+        assert json.load(who)["name"] == bo_user
     time.sleep(1)
     assert uid_processes(pwd.getpwnam(ada_user).pw_uid) and uid_processes(pwd.getpwnam(bo_user).pw_uid)
     write_roster(hub.roster, late_student=True, dropped=[bo_user])
@@ -653,6 +678,10 @@ def test_the_hub_stops_and_starts_again_with_everything_kept(hub, chromium):
     log_in(driver, hub, bo_user, bo_password)  # dropped: locked out, home kept
     shows(driver, "Invalid username or password")
     assert subprocess.run(["passwd", "--status", bo_user], capture_output=True, text=True).stdout.split()[1] == "L"
+    with pytest.raises(urllib.error.HTTPError) as refused:  # he is no longer in the hub's database, nor his tokens
+        urllib.request.urlopen(urllib.request.Request(f"{hub.base}/hub/api/user",
+                                                      headers={"Authorization": f"token {token}"}), timeout=30)
+    assert refused.value.code == 403
     assert Path(pwd.getpwnam(bo_user).pw_dir, ASSIGNMENT).is_dir()
     open_lab(driver, hub, ada_user, ada_password)
     menu(driver, "Nbgrader", "Assignment List")

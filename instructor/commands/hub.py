@@ -105,7 +105,10 @@ def main(argv=None) -> int:
             intrusion = found  # e.g. a student's process in Formgrader's place: the hub must not route to it
             hub.send_signal(signal.SIGTERM)
     _wait_for_proxy(layout.hub / "proxy.pid")
-    stop_processes(hub_accounts(layout))  # what users left running, detached from servers
+    left = stop_processes(hub_accounts(layout))  # what users left running, detached from servers
+    if left:
+        print(f"Processes of {', '.join(left)} could not be stopped: the next start refuses until they are gone",
+              file=sys.stderr)
     if intrusion:
         print("JupyterHub stopped: " + "; ".join(intrusion) + ". Stop that process (ss -ltnp) and start the hub again.",
               file=sys.stderr)
