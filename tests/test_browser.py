@@ -100,6 +100,8 @@ The load follows *three* cycles: a **daily** one (low at night, a peak in the ev
 - the peak hour is `hourly.idxmax()` ([the data](https://www.sciencedirect.com/science/article/pii/S0169207016000133)).
 
 Its variance is $\sigma^2 = \frac{1}{n}\sum_i (x_i - \bar{x})^2$.
+See $\href{http://127.0.0.1/formgrader/api/student_submissions/x}{\text{my figure}}$, and
+$\style{color:green}{\text{Score: 10 / 10}}$.
 """
 SVG_IMAGE = ('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40" onload="' + attack("attachment-svg-onload") + '">'
              "<script>" + attack("attachment-svg-script") + '</script><rect width="40" height="40" fill="teal"/></svg>')
@@ -496,7 +498,7 @@ def test_formgrader_runs_no_script_of_a_hostile_student(lab, browser, tmp_path):
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    course, base, _ = lab
+    course, base, token = lab
     before = scores(course)
     # nbgrader's own lists show the student's id and name (its scripts write them as text)
     for page in (f"manage_submissions/{ASSIGNMENT}", "manage_students", f"gradebook/{ASSIGNMENT}/{NOTEBOOK[:-6]}"):
@@ -508,8 +510,13 @@ def test_formgrader_runs_no_script_of_a_hostile_student(lab, browser, tmp_path):
     # pages that write their address into a script: the hostile id (a click on its row), and a link a
     # student sends the TA (a red team ran script as the TA through it)
     reflected = urllib.parse.quote('x";top.document.title="PWNED-reflected";window.PWNED=1;"', safe="")
+    script = urllib.parse.quote("<script>top.document.title='PWNED-api';window.PWNED=1</script>", safe="")
+    with urllib.request.urlopen(f"{base}/formgrader/api/student_submissions/{script}?token={token}") as answer:
+        assert answer.headers["Content-Type"].startswith("application/json"), dict(answer.headers)
+        assert answer.headers["Content-Security-Policy"].startswith("sandbox"), dict(answer.headers)
     for page in (f"manage_students/{urllib.parse.quote(HOSTILE, safe='')}", f"manage_students/{reflected}",
-                 f"manage_students/{reflected}/{reflected}", f"gradebook/{reflected}", f"gradebook/{ASSIGNMENT}/{reflected}"):
+                 f"manage_students/{reflected}/{reflected}", f"gradebook/{reflected}", f"gradebook/{ASSIGNMENT}/{reflected}",
+                 f"api/student_submissions/{script}", f"api/submission/{ASSIGNMENT}/{script}"):
         browser.get(f"{base}/formgrader/{page}")
         time.sleep(1.5)
         assert_nothing_ran(browser, course, before)

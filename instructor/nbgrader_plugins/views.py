@@ -54,7 +54,9 @@ div.text_cell_render, div.output_html, div.output_markdown { overflow-wrap: anyw
 MATHJAX_CONFIG = ('window.MathJax = {TeX: {equationNumbers: {autoNumber: "AMS", useLabelIds: true}}, '
                   'tex2jax: {inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]], displayMath: [["$$", "$$"], ["\\\\[", "\\\\]"]], '
                   'processEscapes: true, processEnvironments: true}, displayAlign: "center", messageStyle: "none", '
-                  'CommonHTML: {linebreaks: {automatic: true}}};')
+                  'CommonHTML: {linebreaks: {automatic: true}}, '
+                  # no link (\\href, a click away from a page of the TA's server) nor style (a green "Score: 10 / 10")
+                  'Safe: {allow: {URLs: "none", styles: "none"}}};')
 
 
 class CourseStyle(CSSHTMLHeaderPreprocessor):
@@ -141,12 +143,26 @@ def clean_html(html, web_links: bool = False) -> str:
 # the TA (a red team wrote into the course folder that way). Escaped, a quote or `<` in an id is text.
 
 
+API_POLICY = "sandbox; default-src 'none'"
+
+
 def escape_formgrader_pages() -> None:
-    """Make Formgrader's pages escape every value they are given (nbgrader_config.py calls it)."""
+    """Make Formgrader's pages escape every value they are given, and its API's answers JSON that no
+    browser runs (nbgrader_config.py calls it). nbgrader's API handlers write JSON text, which the
+    server sends as text/html, and some repeat their address in it (api/student_submissions/<id>): a
+    link to one, in a student's answer (a MathJax \\href) or sent to a TA, ran script as the TA."""
     from nbgrader.server_extensions.formgrader import base
 
     if getattr(base.BaseHandler.render, "escaped", False):
         return
+
+    def set_default_headers(self):
+        super(base.BaseApiHandler, self).set_default_headers()
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Content-Security-Policy", API_POLICY)
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    base.BaseApiHandler.set_default_headers = set_default_headers
 
     def render(self, name, **values):
         environment = self.settings["nbgrader_jinja2_env"]
