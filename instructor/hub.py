@@ -18,7 +18,6 @@ all), grading/ (the grading account's home, with course/ inside). Starting again
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import errno
 import hashlib
@@ -553,7 +552,8 @@ def check_python(python: str, checkout: Path = REPO) -> None:
 
 def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checkout: Path = REPO,
             proxy: Path | None = None, url: str | None = None, server_memory: str = "4G") -> tuple:
-    """Everything the hub needs, made or checked; returns (jupyterhub_config.py, layout, course id).
+    """Everything the hub needs, made or checked; returns (jupyterhub_config.py, layout, course id, the
+    hub's address).
     What it refuses, it refuses before it changes anything, except that the processes the hub's own
     accounts left running (detached from a server) are stopped before the ports are checked."""
     check_root()
@@ -595,7 +595,7 @@ def prepare(roster: Path, home: Path, port: int, python: str, data: Path, checko
     write_students_config(layout.env / "etc" / "jupyter" / "nbgrader_config.py", course_id, exchange,
                           config.Execute.timeout)
     return (write_config(layout, members, course_id, account, port, exchange, proxy, url, server_memory, checkout),
-            layout, course_id)
+            layout, course_id, url)
 
 
 def hub_accounts(layout: Layout) -> list:

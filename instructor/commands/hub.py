@@ -25,8 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..hub import (CLEAN_ENV, HubProblem, grading_account, hub_accounts, intruders, prepare, public_url,
-                   served_at, stop_processes)
+from ..hub import (CLEAN_ENV, HubProblem, grading_account, hub_accounts, intruders, prepare, served_at,
+                   stop_processes)
 
 
 def _wait_for_proxy(pid_file: Path, seconds: float = 10) -> None:
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     parser.add_argument("--prepare-only", action="store_true", help="make everything, then stop before the hub starts")
     args = parser.parse_args(argv)
     try:
-        config, layout, course_id = prepare(args.roster, args.home.resolve(), args.port, args.python, args.data.resolve(),
+        config, layout, course_id, url = prepare(args.roster, args.home.resolve(), args.port, args.python, args.data.resolve(),
                                          proxy=args.proxy, url=args.url,
                                          server_memory=args.server_memory)
     except HubProblem as problem:
@@ -78,7 +78,6 @@ def main(argv=None) -> int:
     if args.prepare_only:
         print(f"Ready: {config}")
         return 0
-    url = public_url(args.url or f"http://localhost:{args.port}")
     formgrader = served_at(url, course_id, "service")
     print(f"JupyterHub for {course_id} at {url} (port {args.port}); Formgrader for graders at {formgrader}. "
           "Ctrl-C stops it.", flush=True)
