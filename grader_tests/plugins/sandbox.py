@@ -50,11 +50,12 @@ import time
 import uuid
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer, List, Tuple, Unicode, default
 
 from .. import evidence
-from . import integrity, limits
+from . import integrity, limits, warm_pool
 
 XLA_CACHE = "/tmp/xla-cache"  # in the sandbox (its private /tmp): XLA's compiled steps (TF_XLA_FLAGS)
 WARM_CACHES = os.path.join(".grader_cache", "xla")  # in the course folder: one per assignment, from its solution
@@ -290,6 +291,8 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
     wall_limit = Float(0, config=True, help="seconds after which the kernel is killed (0: never)")
     pass_env = List(Unicode(), config=True, help="environment variables the kernel gets from the grader")
     bwrap = Unicode("bwrap", config=True)
+    preload = List(Unicode(), help="modules the kernel imports as it starts (its assignment's set-up cell's: "
+                                   "grader_tests.plugins.warm_pool)")
 
     @default("pass_env")
     def _pass_env_default(self):
@@ -524,7 +527,9 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         self._kernel_log_read = None
 
     async def _async_pre_start_kernel(self, **kw):
-        if not getattr(self, "sandbox_dir", None):  # a restart keeps its uid, folder, sockets and report
+        ahead = kw.pop("ahead", False)  # started before its notebook is known (warm_pool): no folder to copy yet
+        restart = bool(getattr(self, "sandbox_dir", None))
+        if not restart:  # a restart keeps its uid, folder, sockets and report
             self._claim_uid_and_folder()
             self.connection_file = os.path.join(self.sandbox_dir, "kernel.json")
             self.ip = os.path.join(self.sandbox_dir, "ipc")  # an absolute ipc address: <ip>-1 ... <ip>-5
@@ -534,23 +539,16 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
             self.events = []
             self.stopped_for = None  # "memory", "disk", "time": why the grader stopped the kernel
             self._make_cgroup()
-        cwd = os.path.realpath(kw.get("cwd") or os.getcwd())
-        self.kernel_cwd = cwd  # the notebook's folder, at the same path in the sandbox
+        notebook_folder = None if ahead or restart else os.path.realpath(kw.get("cwd") or os.getcwd())
+        self.kernel_cwd = os.path.join(self.sandbox_dir, "work")  # the notebook folder's copy, its working folder
+        kw["cwd"] = self.sandbox_dir
+        self._ahead = ahead
         try:
             cmd, kw = await super()._async_pre_start_kernel(**kw)  # writes kernel.json (0600)
             self._hand_over(self.connection_file)
             self._copy_warm_cache()
-            work = os.path.join(self.sandbox_dir, "work")
-            if not os.listdir(work):  # the kernel writes a private copy of the notebook's folder
-                try:
-                    shutil.copytree(cwd, work, dirs_exist_ok=True, symlinks=True, ignore=_special_files)
-                except (OSError, shutil.Error) as error:
-                    if not _disk_full(error):
-                        raise
-                    self.events.append(("disk full", f"the notebook's folder is bigger than the "
-                                                     f"{limits.human(self.disk_limit)} its kernel may write: "
-                                                     "not all of it was copied"))
-                self._hand_over(work)
+            if notebook_folder:
+                self._receive_notebook(notebook_folder)
             # the kernel's own stdout and stderr (ipykernel's log, a crash), bounded by its disk limit
             log = os.path.join(self.sandbox_dir, "kernel.log")
             self._kernel_log = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
@@ -561,7 +559,83 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
             raise
         kw["pass_fds"] = (self._events_write,)
         kw["stdout"] = kw["stderr"] = self._kernel_log
-        return self.sandbox_command(watched(cmd), cwd, kw.get("env") or os.environ), kw
+        cmd = watched(cmd) + [f"--IPKernelApp.exec_lines={line}" for line in warm_pool.import_lines(self.preload)]
+        return self.sandbox_command(cmd, self.kernel_cwd, kw.get("env") or os.environ), kw
+
+    def _receive_notebook(self, notebook_folder: str) -> None:
+        """Copy the notebook's folder into the kernel's (once: a restarted kernel keeps its own)."""
+        work = os.path.join(self.sandbox_dir, "work")
+        if os.listdir(work):
+            return
+        try:
+            shutil.copytree(notebook_folder, work, dirs_exist_ok=True, symlinks=True, ignore=_special_files)
+        except (OSError, shutil.Error) as error:
+            if not _disk_full(error):
+                raise
+            self.events.append(("disk full", f"the notebook's folder is bigger than the "
+                                             f"{limits.human(self.disk_limit)} its kernel may write: "
+                                             "not all of it was copied"))
+        self._hand_over(work)
+
+    # --- a kernel started ahead (grader_tests.plugins.warm_pool) --------------------------------------
+    started_ahead = None  # the task that started this manager's kernel before its notebook was known
+
+    async def _async_start_kernel(self, **kw):
+        if self.started_ahead is not None and await self.adopt(kw.get("cwd")):
+            return None
+        return await AsyncKernelManager.start_kernel(self, **kw)
+
+    start_kernel = _async_start_kernel
+
+    async def adopt(self, notebook_folder: str | None) -> bool:
+        """Give the kernel started ahead its notebook's folder. False if it cannot be used (`_unused`
+        says why): it is then stopped, and this manager starts a kernel afresh when asked."""
+        task, self.started_ahead = self.started_ahead, None
+        _t = time.monotonic(); _done = task.done()
+        problem = await self._unused(task)
+        self.log.warning("PROBE adopt: task done before %s, waited %.2f s", _done, time.monotonic() - _t)
+        if problem is None:
+            self._receive_notebook(os.path.realpath(notebook_folder or os.getcwd()))
+            self._start_wall_timer()
+            return True
+        self.log.warning("The kernel started ahead is not used (%s): a kernel is started for this notebook", problem)
+        if self.has_kernel:
+            await self._async_shutdown_kernel(now=True)
+        else:
+            self.stop_now()
+        return False
+
+    async def _unused(self, task) -> str | None:
+        """None if the kernel started ahead is alive, has run no notebook's code and reported nothing,
+        and its notebook folder is still empty; else what is wrong with it."""
+        try:
+            await task
+        except BaseException as error:  # noqa: BLE001 (a cancelled start too)
+            return f"it did not start: {error!r}"[:200]
+        if not await self.is_alive():
+            return "it ended"
+        try:
+            reported = os.read(self._events_read, 1)
+        except BlockingIOError:
+            reported = b""
+        if reported:
+            return "it reported an event before its notebook ran"
+        if os.listdir(os.path.join(self.sandbox_dir, "work")):
+            return "its notebook folder is not empty"
+        return None
+
+    def stop_now(self) -> None:
+        """Kill the kernel and remove everything it made, at once (synchronous: also at the process's end)."""
+        self.kill_all()
+        process = getattr(self.provisioner, "process", None)
+        if process is not None:
+            with contextlib.suppress(Exception):
+                process.wait(timeout=5)
+        if getattr(self, "sandbox_dir", None):
+            try:
+                self._check_limits()
+            finally:
+                self._release()
 
     def sandbox_command(self, cmd, cwd, env) -> list:
         uid, folder = str(self.sandbox_uid), self.sandbox_dir
@@ -614,8 +688,7 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         for source, target in self.read_only:
             if os.path.exists(source):
                 mount("--ro-bind", os.path.realpath(source), target)
-        mount("--bind", folder, folder)  # kernel.json and the ipc sockets, at the same path
-        mount("--bind", os.path.join(folder, "work"), cwd)
+        mount("--bind", folder, folder)  # kernel.json, the ipc sockets and the notebook's copy (work/), at the same path
         wrap += ["--chdir", cwd, "--clearenv"]
         kept = {name: env[name] for name in self.pass_env if name in env}
         kept.update(JPY_PARENT_PID="1",  # its parent is bwrap's pid 1: no parent poller, no banner
@@ -656,9 +729,13 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
             if isinstance(kw.get("stdout"), int):
                 with contextlib.suppress(OSError):
                     os.close(kw["stdout"])  # the kernel holds its own copy
+        if not self._ahead:  # a kernel started ahead is timed from when its notebook starts
+            self._start_wall_timer()
+        self._start_watcher()
+
+    def _start_wall_timer(self) -> None:
         if self.wall_limit:
             self._wall_timer = asyncio.get_running_loop().call_later(self.wall_limit, self._wall_kill)
-        self._start_watcher()
 
     def _wall_kill(self):
         self.log.error("The kernel ran past its wall-time limit (%s s) and was killed", self.wall_limit)
@@ -802,13 +879,49 @@ class SandboxedExecute(Execute):
             self.log.warning("Grading WITHOUT outside verdicts: the points are what the student's kernel shows")
 
     _warm_failed: set = set()  # assignments whose solution could not warm the cache, in this process
+    warm_kernels = Bool(True, config=True, help="in an autograde, start the next notebook's kernel while one runs "
+                                                "(grader_tests.plugins.warm_pool); False: each kernel when its notebook starts")
 
     def create_kernel_manager(self):
-        manager = super().create_kernel_manager()
+        manager = None
+        if self.kernel_manager_class is SandboxKernelManager and self.warm_kernels:
+            manager = warm_pool.take(self._pool_key())
+            open("/tmp/probe.log", "a").write(f"take {manager} {list(warm_pool.WAITING.values())} {self._pool_key()}\n")
+        if manager is None:
+            manager = super().create_kernel_manager()
+            self._configure(manager)
+        self.km = self._manager = manager
+        return manager
+
+    def _configure(self, manager) -> None:
+        manager.client_class = "jupyter_client.asynchronous.AsyncKernelClient"
         manager.warm_cache = getattr(self, "_warm_cache", None)
         manager.plan = getattr(self, "_plan", None)
-        self._manager = manager
-        return manager
+        if isinstance(manager, SandboxKernelManager):
+            manager.preload = getattr(self, "_preload", [])
+
+    def _pool_key(self):
+        """What a kernel started ahead must have been made for to run this notebook."""
+        env = tuple((name, os.environ.get(name)) for name in SandboxKernelManager(config=self.config).pass_env)
+        return (self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name"), json.dumps(self._plan),
+                self._warm_cache, tuple(self._preload), env, os.getcwd(),
+                tuple(a for a in self.extra_arguments if not a.startswith("--HistoryManager.hist_file=")))  # nbclient's
+
+    async def async_start_new_kernel_client(self):
+        if isinstance(self.km, SandboxKernelManager) and self.km.started_ahead is not None:
+            cwd = ((self.resources or {}).get("metadata") or {}).get("path")
+            if not await self.km.adopt(cwd):
+                await self.async_start_new_kernel()
+        client = await super().async_start_new_kernel_client()
+        open("/tmp/probe.log", "a").write(f"client {type(self.km)} {self.warm_kernels} {os.environ.get('NBGRADER_EXECUTION')}\n")
+        if isinstance(self.km, SandboxKernelManager) and self.warm_kernels \
+                and os.environ.get("NBGRADER_EXECUTION") == "autograde":  # a class: another notebook follows
+            ahead = SandboxKernelManager(kernel_name=self.km.kernel_name, config=self.config)
+            self._configure(ahead)
+            warm_pool.start_ahead(self._pool_key(), ahead, self.extra_arguments)
+        return client
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)  # nbclient binds the base class's
 
     def warm_cache(self, assignment: str | None, notebook: str | None) -> str | None:
         """The folder of XLA's compiled training steps of the assignment's own solution
@@ -839,6 +952,18 @@ class SandboxedExecute(Execute):
             self._warm_failed.add(assignment)  # not tried again in this run
             return None
         return target
+
+    @staticmethod
+    def preload(assignment: str | None, notebook: str | None) -> list:
+        """The modules the set-up cell of the assignment's own notebook (source/, never the student's)
+        imports: a kernel imports them as it starts."""
+        import nbformat
+
+        source = os.path.join(os.getcwd(), "source", assignment or "", (notebook or "") + ".ipynb")
+        if not assignment or not notebook or not os.path.isfile(source):
+            return []
+        cells = [cell for cell in nbformat.read(source, as_version=4).cells if cell.cell_type == "code"]
+        return warm_pool.preload_modules(cells[0].source) if cells else []
 
     def _run_solution(self, source: str, target: str) -> None:
         import nbformat
@@ -888,6 +1013,7 @@ class SandboxedExecute(Execute):
         try:
             self._warm_cache = self.warm_cache(who[1], who[2])
             self._plan = self.plan(nb, who[1])
+            self._preload = self.preload(who[1], who[2])
             if self.kernel_manager_class is not SandboxKernelManager and self._plan is not None:
                 self._unconfined_plan(self._plan)
             with tempfile.TemporaryDirectory(prefix="grader-evidence-") as evidence_dir:

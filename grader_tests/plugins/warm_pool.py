@@ -1,0 +1,108 @@
+"""Sandboxed kernels started ahead: while one notebook runs, the next one's kernel starts and imports
+what its assignment's set-up cell imports (TensorFlow, the student library), so that the next
+notebook starts at once. Each pool kernel is a sandboxed kernel like any other (its own uid or user
+namespace, its own folder, limits and report), made for one notebook and then discarded.
+
+A kernel waiting in the pool is given to a notebook only if it was made for the same assignment,
+notebook, kernel, options and environment; is still alive; has reported nothing (its audit report
+is empty: no code of a notebook has run in it); and its notebook folder is still empty. Anything
+else is shut down and the notebook gets a kernel started for it, as without the pool.
+
+The pool lives in the grading process, one waiting kernel per event loop (nbclient runs a
+process's notebooks one after another in its thread's loop), and is emptied when the process ends.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import atexit
+import json
+import os
+
+WAITING: dict = {}  # event loop -> (key, manager, task starting its kernel)
+
+
+def preload_modules(setup_source: str) -> list:
+    """The modules a set-up cell imports at its top level (`import a.b`, `from a import b`), in order."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(setup_source))  # `%matplotlib inline` is not Python
+    except SyntaxError:
+        return []
+    modules = []
+    for node in tree.body:
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+            [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+        modules += [name for name in names if name not in modules]
+    return modules
+
+
+def import_lines(modules: list) -> list:
+    """IPython start-up code (`IPKernelApp.exec_lines`) that imports `modules` and leaves no name behind;
+    it runs after ipykernel set up its output streams and matplotlib's backend, as a first cell would."""
+    if not modules:
+        return []
+    return ["import importlib as _grader_preload\n"
+            f"for _grader_module in {json.dumps(modules)}:\n"
+            "    try:\n"
+            "        _grader_preload.import_module(_grader_module)\n"
+            "    except Exception:\n"
+            "        pass\n"
+            "del _grader_preload, _grader_module"]
+
+
+def take(key):
+    """The manager of the kernel started ahead for a notebook of `key`, or None. A kernel waiting for
+    another key is shut down."""
+    from jupyter_core.utils import ensure_event_loop
+
+    waiting = WAITING.pop(ensure_event_loop(), None)
+    if waiting is None:
+        return None
+    waiting_key, manager, task = waiting
+    if waiting_key != key:
+        discard(manager, task)
+        return None
+    manager.started_ahead = task
+    return manager
+
+
+def start_ahead(key, manager, extra_arguments: list) -> None:
+    """Start `manager`'s kernel now, for the next notebook of `key`."""
+    loop = asyncio.get_running_loop()
+    old = WAITING.pop(loop, None)
+    if old is not None:
+        discard(old[1], old[2])
+
+    async def start():
+        import time
+        t = time.monotonic()
+        await manager.start_kernel(extra_arguments=list(extra_arguments), ahead=True)
+        manager.log.warning("PROBE launched in %.2f", time.monotonic() - t)
+        client = manager.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=120)  # its start-up imports are done
+            manager.log.warning("PROBE ready in %.2f", time.monotonic() - t)
+        finally:
+            client.stop_channels()
+
+    task = loop.create_task(start())
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())  # read here: never "never retrieved"
+    WAITING[loop] = (key, manager, task)
+
+
+def discard(manager, task=None) -> None:
+    """Stop a kernel started ahead and remove what it made (synchronous: also at the process's end)."""
+    if task is not None and not task.done():
+        task.cancel()
+    manager.stop_now()
+
+
+@atexit.register
+def _empty() -> None:
+    while WAITING:
+        _, (_, manager, task) = WAITING.popitem()
+        discard(manager, task)
