@@ -581,7 +581,7 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
     started_ahead = None  # the task that started this manager's kernel before its notebook was known
 
     async def _async_start_kernel(self, **kw):
-        if self.started_ahead is not None and await self.adopt(kw.get("cwd")):
+        if not kw.get("ahead") and self.started_ahead is not None and await self.adopt(kw.get("cwd")):
             return None
         return await AsyncKernelManager.start_kernel(self, **kw)
 
@@ -591,18 +591,18 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         """Give the kernel started ahead its notebook's folder. False if it cannot be used (`_unused`
         says why): it is then stopped, and this manager starts a kernel afresh when asked."""
         task, self.started_ahead = self.started_ahead, None
-        _t = time.monotonic(); _done = task.done()
         problem = await self._unused(task)
-        self.log.warning("PROBE adopt: task done before %s, waited %.2f s", _done, time.monotonic() - _t)
         if problem is None:
             self._receive_notebook(os.path.realpath(notebook_folder or os.getcwd()))
             self._start_wall_timer()
+            self.log.info("The notebook runs in a kernel started ahead (%s)", os.path.basename(self.sandbox_dir))
             return True
         self.log.warning("The kernel started ahead is not used (%s): a kernel is started for this notebook", problem)
-        if self.has_kernel:
-            await self._async_shutdown_kernel(now=True)
-        else:
-            self.stop_now()
+        self.stop_now()  # not jupyter_client's shutdown, which would close this manager's ZeroMQ context
+        self._close_control_socket()
+        if self.provisioner is not None:
+            await self.provisioner.cleanup(restart=False)
+            self.provisioner = None
         return False
 
     async def _unused(self, task) -> str | None:
@@ -886,7 +886,6 @@ class SandboxedExecute(Execute):
         manager = None
         if self.kernel_manager_class is SandboxKernelManager and self.warm_kernels:
             manager = warm_pool.take(self._pool_key())
-            open("/tmp/probe.log", "a").write(f"take {manager} {list(warm_pool.WAITING.values())} {self._pool_key()}\n")
         if manager is None:
             manager = super().create_kernel_manager()
             self._configure(manager)
@@ -913,9 +912,7 @@ class SandboxedExecute(Execute):
             if not await self.km.adopt(cwd):
                 await self.async_start_new_kernel()
         client = await super().async_start_new_kernel_client()
-        open("/tmp/probe.log", "a").write(f"client {type(self.km)} {self.warm_kernels} {os.environ.get('NBGRADER_EXECUTION')}\n")
-        if isinstance(self.km, SandboxKernelManager) and self.warm_kernels \
-                and os.environ.get("NBGRADER_EXECUTION") == "autograde":  # a class: another notebook follows
+        if isinstance(self.km, SandboxKernelManager) and self.warm_kernels and warm_pool.notebooks_after():
             ahead = SandboxKernelManager(kernel_name=self.km.kernel_name, config=self.config)
             self._configure(ahead)
             warm_pool.start_ahead(self._pool_key(), ahead, self.extra_arguments)
@@ -1333,6 +1330,9 @@ def install(c, read_only, notebook_timeout: int, **kernel_options) -> None:
     if not getattr(base.find_all_files, "within", False):  # a link out of a submission is not followed
         base.find_all_files = files_within(base.find_all_files)
         base.find_all_files.within = True
+    if not getattr(Autograde.convert_single_notebook, "counted", False):  # kernels are started ahead only for a next one
+        Autograde.convert_notebooks = warm_pool.counting_notebooks(Autograde.convert_notebooks)
+        Autograde.convert_single_notebook = warm_pool.counting_notebook(Autograde.convert_single_notebook)
 
     autograde = list(Autograde.class_traits()["autograde_preprocessors"].default())
     c.Autograde.autograde_preprocessors = [SandboxedExecute if p is Execute else p for p in autograde]

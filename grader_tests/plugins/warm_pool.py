@@ -10,6 +10,10 @@ else is shut down and the notebook gets a kernel started for it, as without the 
 
 The pool lives in the grading process, one waiting kernel per event loop (nbclient runs a
 process's notebooks one after another in its thread's loop), and is emptied when the process ends.
+A kernel is started ahead only when the autograde run has another notebook to grade: not for the
+last one, not for one student alone (the grade command's workers, Formgrader's button), not in a
+validation. Only the grader can reach a waiting kernel: its folder (connection file, sockets) is
+the kernel's own and lies in no other kernel's sandbox.
 """
 
 from __future__ import annotations
@@ -17,10 +21,39 @@ from __future__ import annotations
 import ast
 import asyncio
 import atexit
+import functools
 import json
-import os
 
 WAITING: dict = {}  # event loop -> (key, manager, task starting its kernel)
+_LEFT = {"notebooks": 0}  # notebooks an `nbgrader autograde` run has still to start, after the one running
+
+
+def notebooks_after() -> int:
+    """How many notebooks this process's autograde run starts after the running one (0 outside one:
+    a kernel is started ahead only for a notebook that follows)."""
+    return _LEFT["notebooks"]
+
+
+def counting_notebooks(convert_notebooks):
+    """nbgrader's Autograde.convert_notebooks, counting the notebooks of the run first."""
+    @functools.wraps(convert_notebooks)
+    def wrapper(converter):
+        _LEFT["notebooks"] = sum(len(notebooks) for notebooks in converter.assignments.values())
+        try:
+            return convert_notebooks(converter)
+        finally:
+            _LEFT["notebooks"] = 0
+    return wrapper
+
+
+def counting_notebook(convert_single_notebook):
+    """nbgrader's Autograde.convert_single_notebook, counting down the notebooks left."""
+    @functools.wraps(convert_single_notebook)
+    def wrapper(converter, notebook_filename):
+        _LEFT["notebooks"] = max(0, _LEFT["notebooks"] - 1)
+        return convert_single_notebook(converter, notebook_filename)
+    wrapper.counted = True
+    return wrapper
 
 
 def preload_modules(setup_source: str) -> list:
@@ -77,15 +110,11 @@ def start_ahead(key, manager, extra_arguments: list) -> None:
         discard(old[1], old[2])
 
     async def start():
-        import time
-        t = time.monotonic()
         await manager.start_kernel(extra_arguments=list(extra_arguments), ahead=True)
-        manager.log.warning("PROBE launched in %.2f", time.monotonic() - t)
         client = manager.client()
         client.start_channels()
         try:
             await client.wait_for_ready(timeout=120)  # its start-up imports are done
-            manager.log.warning("PROBE ready in %.2f", time.monotonic() - t)
         finally:
             client.stop_channels()
 

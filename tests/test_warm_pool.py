@@ -1,0 +1,118 @@
+"""Kernels started ahead (grader_tests.plugins.warm_pool), without training anything: what a kernel
+started ahead has imported and shows, and the kernels the pool refuses to hand over. (That a class
+graded with the pool gets the grades and MAPE it gets without is checked in test_autograde.py.)"""
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader_tests.plugins import sandbox, warm_pool
+
+COURSE = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(sandbox.why_unavailable() is not None,
+                                reason=f"no sandbox on this machine: {sandbox.why_unavailable()}")
+
+SHOW = ("import sys, os\n"
+        "print('preloaded', 'colorsys' in sys.modules, 'fractions' in sys.modules)\n"
+        "print('names', sorted(n for n in globals() if not n.startswith('_') and n not in ('In', 'Out', 'exit', 'quit', 'get_ipython', 'open', 'sys', 'os')))\n"
+        "print('hidden', sorted(n for n in globals() if n.startswith('_grader')))\n"
+        "print('folder', sorted(os.listdir('.')), os.getcwd().endswith('/work'))\n")
+
+
+async def run(manager, code: str) -> str:
+    printed = []
+
+    def collect(message):
+        if message["msg_type"] == "stream":
+            printed.append(message["content"]["text"])
+        elif message["msg_type"] == "error":
+            printed.append(f"{message['content']['ename']}: {message['content']['evalue']}\n")
+
+    client = manager.client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=60)
+        await client.execute_interactive(code, timeout=60, output_hook=collect)
+    finally:
+        client.stop_channels()
+    return "".join(printed)
+
+
+def ahead(tmp_path, preload=("colorsys",)):
+    manager = sandbox.SandboxKernelManager(kernel_name="python3", run_dir=str(tmp_path / "run"), wall_limit=600)
+    manager.preload = list(preload)
+    return manager
+
+
+@pytest.fixture
+def notebook_folder(tmp_path):
+    folder = tmp_path / "notebook"
+    folder.mkdir()
+    (folder / "given.txt").write_text("given")
+    return folder
+
+
+def test_a_kernel_started_ahead_has_imported_its_modules_and_shows_nothing_else(tmp_path, notebook_folder):
+    async def main():
+        manager = ahead(tmp_path)
+        warm_pool.start_ahead("key", manager, [])
+        await warm_pool.WAITING[asyncio.get_running_loop()][2]  # started and ready
+        folder = manager.sandbox_dir
+        assert warm_pool.take("other key") is None, "a kernel made for another notebook is not handed over"
+        assert not os.path.exists(folder), "and it is stopped and removed"
+        manager = ahead(tmp_path)
+        warm_pool.start_ahead("key", manager, [])
+        assert warm_pool.take("key") is manager
+        await manager.start_kernel(cwd=str(notebook_folder))  # as nbclient does: the hand-over
+        assert getattr(manager, "_wall_timer", None) is not None, "timed from its notebook's start"
+        try:
+            return await run(manager, SHOW)
+        finally:
+            await manager.shutdown_kernel(now=True)
+
+    printed = asyncio.run(main())
+    assert "preloaded True False" in printed, printed
+    assert "names []" in printed and "hidden []" in printed, printed
+    assert "folder ['given.txt'] True" in printed, printed
+    assert sorted(os.listdir(tmp_path / "run")) == [".lock", "seccomp.bpf"], "a kernel's folder was left behind"
+
+
+@pytest.mark.parametrize("spoil, why", [
+    (lambda m: os.killpg(m.provisioner.pgid, signal.SIGKILL), "it ended"),
+    (lambda m: Path(m.sandbox_dir, "work", "planted.py").write_text("x = 1"), "its notebook folder is not empty"),
+    (lambda m: os.write(m._events_write, b'{"event": "write denied", "detail": "/etc/x"}\n'),
+     "it reported an event before its notebook ran"),
+], ids=["died", "folder touched", "reported"])
+def test_a_kernel_started_ahead_that_died_or_was_touched_is_not_used(tmp_path, notebook_folder, caplog, spoil, why):
+    async def main():
+        manager = ahead(tmp_path)
+        warm_pool.start_ahead("key", manager, [])
+        assert warm_pool.take("key") is manager
+        await manager.started_ahead  # ready
+        first = manager.sandbox_dir
+        spoil(manager)
+        await asyncio.sleep(0.5)
+        await manager.start_kernel(cwd=str(notebook_folder))
+        try:
+            return first, manager.sandbox_dir, await run(manager, SHOW)
+        finally:
+            await manager.shutdown_kernel(now=True)
+
+    first, used, printed = asyncio.run(main())
+    assert used != first and not os.path.exists(first), ("the spoilt kernel was stopped and removed", caplog.text, printed)
+    assert f"not used ({why})" in caplog.text, caplog.text
+    assert "folder ['given.txt'] True" in printed and "planted" not in printed, printed
+    assert sorted(os.listdir(tmp_path / "run")) == [".lock", "seccomp.bpf"]
+
+
+def test_a_kernel_preloads_what_its_assignments_set_up_cell_imports():
+    source = nbformat.read(COURSE / "source" / "one_step_rnn_multivariate" / "Quiz_one_step_RNN_multivariate.ipynb", 4)
+    setup = next(cell for cell in source.cells if cell.cell_type == "code")
+    modules = warm_pool.preload_modules(setup.source)
+    assert modules[:2] == ["rnn_course", "datetime"] and "keras.layers" in modules and "matplotlib.pyplot" in modules
+    assert warm_pool.preload_modules("%matplotlib inline\nimport numpy as np\nfrom . import x\nx = 1\n") == ["numpy"]
