@@ -1,6 +1,6 @@
-"""Kernels started ahead (grader_tests.plugins.warm_pool), without training anything: what a kernel
-started ahead has imported and shows, and the kernels the pool refuses to hand over. (That a class
-graded with the pool gets the grades and MAPE it gets without is checked in test_autograde.py.)"""
+"""Kernels started ahead (grader_tests.plugins.warm_pool): what a kernel started ahead has imported
+and shows, the kernels the pool refuses to hand over, and a class graded in one `nbgrader autograde`
+run that gets the same grades and MAPE with kernels started ahead as without."""
 
 import asyncio
 import os
@@ -11,6 +11,9 @@ import nbformat
 import pytest
 
 from grader_tests.plugins import sandbox, warm_pool
+from instructor import classroom
+from instructor.classroom import NOTEBOOKS
+from instructor.submissions import VARIANTS, build
 
 COURSE = Path(__file__).resolve().parents[1]
 
@@ -116,3 +119,43 @@ def test_a_kernel_preloads_what_its_assignments_set_up_cell_imports():
     modules = warm_pool.preload_modules(setup.source)
     assert modules[:2] == ["rnn_course", "datetime"] and "keras.layers" in modules and "matplotlib.pyplot" in modules
     assert warm_pool.preload_modules("%matplotlib inline\nimport numpy as np\nfrom . import x\nx = 1\n") == ["numpy"]
+
+
+QUIZ = "one_step_rnn_multivariate"
+CLASS = ("solution", "functional_tf_keras", "swapped_units", "tampered_metric")  # right, right, wrong, an attack
+
+
+def graded_outputs(root: Path, student: str) -> list:
+    """Each graded cell's id and what it showed (the MAPE the test prints, the verdicts)."""
+    notebook = nbformat.read(root / "autograded" / student / QUIZ / NOTEBOOKS[QUIZ], as_version=4)
+    return [(cell.metadata.get("nbgrader", {}).get("grade_id"),
+             [output.get("text") or output.get("evalue") or output.get("data", {}).get("text/plain") for output in cell.outputs])
+            for cell in notebook.cells if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")]
+
+
+@pytest.mark.autograde
+@pytest.mark.xdist_group(QUIZ)
+def test_a_class_graded_in_one_run_gets_the_same_grades_and_mape_with_kernels_started_ahead(tmp_path):
+    root = classroom.make_course_copy(tmp_path / "course")
+    classroom.release(root, [QUIZ])
+    for name in CLASS:
+        classroom.submit(root, name, QUIZ, build(next(v for v in VARIANTS if v.assignment == QUIZ and v.name == name), root))
+    results = {}
+    for warm in (False, True):
+        done = classroom.run_nbgrader(root, "autograde", QUIZ, "--force", f"--SandboxedExecute.warm_kernels={warm}")
+        assert done.returncode == 0, done.stderr[-3000:]
+        started_ahead = done.stderr.count("The notebook runs in a kernel started ahead")
+        assert started_ahead == (len(CLASS) - 1 if warm else 0), done.stderr[-3000:]  # every notebook but the first
+        assert "is not used" not in done.stderr
+        grades = {}
+        for name in CLASS:
+            outcome = classroom.GradedSubmission(name, QUIZ)
+            classroom.read_grades(root, outcome)
+            grades[name] = (outcome.score, outcome.tests, graded_outputs(root, name))
+        results[warm] = grades
+    assert results[True] == results[False]
+    mape = [text for _, outputs in results[True]["solution"][2] for text in outputs if text and "MAPE" in text]
+    assert mape, results[True]["solution"][2]
+    scores = {name: results[True][name][0] for name in CLASS}
+    assert scores["solution"] == scores["functional_tf_keras"] > scores["swapped_units"] and scores["tampered_metric"] < scores["solution"]
+    assert not any(str(tmp_path) in line for line in open("/proc/self/mounts")), "a kernel's tmpfs was left mounted"
