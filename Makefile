@@ -47,6 +47,7 @@ release: setup       ## regenerate release/ and solutions/ from source/ (commit 
 benchmark: setup     ## seconds per autograded notebook and reference MAPE; a class graded in parallel against serial
 	$(PY) -m instructor benchmark
 	$(PY) -m instructor benchmark --class-grading
+	$(PY) -m instructor benchmark --warm-kernels --class-size 8
 
 calibrate: setup     ## MAPE distributions the pass marks come from (about an hour)
 	$(PY) -m instructor calibrate

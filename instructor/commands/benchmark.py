@@ -7,10 +7,16 @@ course folders. Not a test.
 
     python -m instructor benchmark [--class-size 3] [--assignment ID]
     python -m instructor benchmark --class-grading [--assignment ID]
+    python -m instructor benchmark --warm-kernels [--class-size 8] [--assignment ID]
 
 --class-grading: a class of the quiz's solution graded by serial `nbgrader autograde` and by
 `python -m instructor grade` (instructor/grading.py) on a local Dask cluster, side by side in one run:
 2 workers against serial, 1/2/4 single-threaded workers, and 1/8/32 submissions.
+
+--warm-kernels: per quiz, a class graded by plain nbgrader (no sandbox), by the course's grading
+with each kernel started when its notebook starts (before kernels were started ahead), and by the
+course's grading as it is (the next notebook's kernel started, and its imports done, while one runs),
+side by side in one run: seconds per submission, the training, what is left, and the ratios.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ def _notebook_figures(root: Path, student: str, assignment: str) -> dict:
 
 
 UNCONFINED = ("--SandboxedExecute.sandbox=False",)
+COLD = ("--SandboxedExecute.warm_kernels=False",)  # each kernel started when its notebook starts
 PLAIN = UNCONFINED + ("--SandboxedExecute.outside_verdicts=False",)  # nbgrader's own Execute, in effect
 
 
@@ -149,6 +156,20 @@ def print_class_grading(assignment: str, rows: list) -> None:
         print(f"| {how} | {workers} | {size} | {seconds:.1f} | {serial / seconds:.2f}x |")
 
 
+def print_warm_kernels(rows: list, class_size: int) -> None:
+    print(f"\nSeconds per submission in a class of {class_size} (one `nbgrader autograde` run of the solution), "
+          f"this machine ({os.cpu_count()} cores): plain nbgrader, the course's grading with kernels started cold "
+          "and started ahead; the training (median of its cell), what is left, and the MAPE of every submission")
+    print("\n| quiz | plain | cold | ahead | ahead / cold | ahead / plain | training | left, cold | left, ahead | "
+          "MAPE, cold | MAPE, ahead |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for assignment, plain, cold, warm in rows:
+        print(f"| {assignment} | {plain['in_class']:.1f} | {cold['in_class']:.1f} | {warm['in_class']:.1f} | "
+              f"{warm['in_class'] / cold['in_class']:.2f} | {warm['in_class'] / plain['in_class']:.2f} | "
+              f"{warm['train']:.1f} | {cold['in_class'] - cold['train']:.1f} | {warm['in_class'] - warm['train']:.1f} | "
+              f"{cold['mapes']} | {warm['mapes']} |")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m instructor benchmark", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--class-size", type=int, default=3, help="submissions graded in one class run")
@@ -157,7 +178,20 @@ def main(argv=None) -> int:
     parser.add_argument("--no-seed", action="store_true", help="leave out the seed's settings")
     parser.add_argument("--class-grading", action="store_true",
                         help="serial nbgrader autograde against the parallel grade command (default quiz: GRU)")
+    parser.add_argument("--warm-kernels", action="store_true",
+                        help="plain nbgrader, kernels started cold and started ahead, side by side (class of --class-size)")
     args = parser.parse_args(argv)
+    if args.warm_kernels:
+        rows = []
+        for assignment in args.assignment or QUIZZES:
+            # alternating, so that the machine's load falls on each alike
+            cold = grade_solution("course", assignment, args.class_size, COLD)
+            warm = grade_solution("course", assignment, args.class_size)
+            plain = grade_solution("course", assignment, args.class_size, PLAIN)
+            rows.append((assignment, plain, cold, warm))
+            print(f"{assignment}: plain {plain}, cold {cold}, ahead {warm}", flush=True)
+        print_warm_kernels(rows, args.class_size)
+        return 0
     if args.class_grading:
         for assignment in args.assignment or ["one_step_rnn_multivariate"]:
             print_class_grading(assignment, class_grading(assignment))
