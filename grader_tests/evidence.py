@@ -28,7 +28,7 @@ def _opaque(type_name: str):
     return type(type_name, (), {})()
 
 
-def _load_value(folder, entry):
+def _load_value(folder, entry, models: dict | None = None):
     import numpy as np
     import pandas as pd
 
@@ -48,8 +48,13 @@ def _load_value(folder, entry):
 
         path = os.path.join(folder, os.path.basename(entry["file"]))
         contained(path)
-        return keras.saving.load_model(os.path.join(folder, os.path.basename(entry["file"])), compile=False,
-                                       safe_mode=True)
+        key = _digest(path) if models is not None else None
+        if key in (models or {}):
+            return models[key]
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        if key is not None and not any(getattr(layer, "stateful", False) for layer in model._flatten_layers()):
+            models[key] = model  # predicting changes no state of it: the checks may share it
+        return model
     if kind == "initializer":
         import keras
 
@@ -61,8 +66,17 @@ def _load_value(folder, entry):
     return _opaque(entry.get("type", "object"))
 
 
-def load(folder: str) -> tuple[dict, dict]:
-    """(namespace of the values that could be rebuilt, {name: why not} for the others)."""
+def _digest(path: str) -> str:
+    import hashlib
+
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def load(folder: str, models: dict | None = None) -> tuple[dict, dict]:
+    """(namespace of the values that could be rebuilt, {name: why not} for the others). `models`: the
+    models loaded for a notebook's other checks, by their file's digest; a file of the same bytes is
+    loaded once (the test cells of a notebook hand over the same model)."""
     with open(os.path.join(folder, MANIFEST)) as handle:
         manifest = json.load(handle)
     namespace, problems = {}, {}
@@ -75,7 +89,7 @@ def load(folder: str) -> tuple[dict, dict]:
             problems[name] = entry.get("error", "unreadable")
             continue
         try:
-            namespace[name] = _load_value(folder, entry)
+            namespace[name] = _load_value(folder, entry, models)
         except Exception as error:
             problems[name] = f"{type(error).__name__}: {error}"[:300]
             continue

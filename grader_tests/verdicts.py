@@ -38,14 +38,14 @@ def verdicts(folder: str, assignment_id: str, sources=()) -> dict:
     from .static import statically_set
 
     assignment = ASSIGNMENTS[assignment_id]
-    found, namespaces = {}, {}
+    found, namespaces, models = {}, {}, {}
     for name, check in assignment.checks.items():
         place = os.path.join(folder, name)
         if not os.path.isfile(os.path.join(place, evidence.MANIFEST)):
             found[name] = {"passed": False, "message": NO_EVIDENCE, "title": check.title, "printed": ""}
             continue
         try:
-            namespaces[name] = evidence.load(place)
+            namespaces[name] = evidence.load(place, models)
         except Exception as error:  # e.g. a manifest cut short when the kernel was killed: this check only
             found[name] = {"passed": False, "title": check.title, "printed": "",
                            "message": f"the grader could not read what this cell handed over ({type(error).__name__})"}
@@ -147,11 +147,15 @@ def serve() -> None:
     import rnn_course  # noqa: F401  (quiet TensorFlow first)
     import keras  # noqa: F401
 
+    import matplotlib.backends.backend_agg  # noqa: F401  (what each fork would import again: the figures' backend,
+    import PIL.Image  # PIL's image plugins)
+
     from . import assignments, engine, evidence  # noqa: F401
     from .measure import __main__ as measurements
     from .measure import fresh
 
     fresh.measure_now = measurements.main  # this process runs no student code: measure here, not in another
+    PIL.Image.preinit()
 
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # anything else printed to stdout goes to stderr, not into the answers

@@ -36,8 +36,10 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import functools
 import json
 import os
+import queue
 import shutil
 import signal
 import stat
@@ -260,6 +262,23 @@ def watched(cmd: list) -> list:
                 cmd[i:i + 2] = ["-c", handle.read()]
             break
     return cmd
+
+
+async def _connected(client, wait_for_ready, timeout=None) -> None:
+    """A new client of a kernel that answered another client before is ready once the reply to its
+    own request and the kernel's idle status after it both came back: both channels are connected.
+    (jupyter_client's own wait, `wait_for_ready`, also listens for 0.2 s of silence on IOPub.)"""
+    request = client.kernel_info()
+    try:
+        while (await client.get_shell_msg(timeout=5))["parent_header"].get("msg_id") != request:
+            pass
+        while True:
+            message = await client.get_iopub_msg(timeout=1)
+            if message["parent_header"].get("msg_id") == request and message["msg_type"] == "status" \
+                    and message["content"].get("execution_state") == "idle":
+                return
+    except queue.Empty:  # a subscription that came too late, say: jupyter_client's own wait
+        await wait_for_ready(timeout)
 
 
 class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
@@ -595,6 +614,7 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         if problem is None:
             self._receive_notebook(os.path.realpath(notebook_folder or os.getcwd()))
             self._start_wall_timer()
+            self._answered = True
             self.log.info("The notebook runs in a kernel started ahead (%s)", os.path.basename(self.sandbox_dir))
             return True
         self.log.warning("The kernel started ahead is not used (%s): a kernel is started for this notebook", problem)
@@ -623,6 +643,14 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         if os.listdir(os.path.join(self.sandbox_dir, "work")):
             return "its notebook folder is not empty"
         return None
+
+    _answered = False  # its kernel has answered a client already: it is ready
+
+    def client(self, **kwargs):
+        client = super().client(**kwargs)
+        if self._answered:
+            client.wait_for_ready = functools.partial(_connected, client, client.wait_for_ready)
+        return client
 
     def stop_now(self) -> None:
         """Kill the kernel and remove everything it made, at once (synchronous: also at the process's end)."""
