@@ -20,7 +20,9 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "READM
 
 # The hidden tests call the grading kit in grader_tests/. Kernels started by nbgrader inherit
 # this environment, so they can import it; students' own kernels cannot.
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [COURSE_ROOT, os.environ.get("PYTHONPATH")]))
+# (Once, however often this file is read: nbgrader reads it twice, a grade worker's process once more.)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [COURSE_ROOT, *(path for path in os.environ.get("PYTHONPATH", "").split(os.pathsep) if path and path != COURSE_ROOT)])
 # Kernels run with the same Python as nbgrader (the course's virtual environment).
 os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
 

@@ -45,6 +45,7 @@ class GradedSubmission:
     started: str = ""           # when the worker began (UTC),
     finished: str = ""          # when its result was recorded,
     submission: str = ""        # and the digest of what was graded (grading.submission_digest)
+    started_ahead: int = 0      # its notebooks that ran in a kernel started while the worker graded another
 
     def passed(self, test: str) -> bool:
         """Whether an autograded test scored its full points."""

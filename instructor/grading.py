@@ -49,6 +49,7 @@ from .classroom import GradedSubmission, failure_reason, missing_notebooks
 KIT_PARTS = ("nbgrader_config.py", "grader_tests", "instructor")  # plus source/ and release/ of each assignment
 SKIPPED = ("__pycache__", "*.pyc", ".ipynb_checkpoints")
 AUTOGRADE_TIMEOUT = 3600  # seconds for one student's whole `nbgrader autograde`, the sandbox's own limits inside
+STARTED_AHEAD = "[AutogradeApp | INFO] The notebook runs in a kernel started ahead"  # nbgrader's log (warm_pool)
 LOCKED_RETRY_SECONDS = 120  # how long a gradebook write waits for another writer (Formgrader, a TA) to finish
 
 
@@ -247,39 +248,94 @@ def _kit_folder(kit_id: str, kit: bytes) -> Path:
 
 # nbgrader's start-up (imports: about 3 s a process) is paid once per worker: a server process imports
 # nbgrader, then forks one child per student, which runs `nbgrader ARGS` as the command line does.
+# After each student it forks the next one's child ahead: that child starts the sandboxed kernel the
+# next student of the assignment takes (grader_tests.plugins.warm_pool.start_for_next_run), then
+# waits for its request; a request for another folder gets a new child instead.
 AUTOGRADER = r"""
 import atexit, ctypes, json, os, signal, sys, traceback
 import nbgrader.apps.nbgraderapp, nbgrader.api, nbconvert, nbclient, jupyter_client, sqlalchemy, nbformat  # noqa
 ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: ends with the worker that started it
+
+
+def leave(code):
+    try:
+        atexit._run_exitfuncs()  # a kernel started ahead and not used is stopped
+        sys.stdout.flush(), sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+def run(request, problem=None):
+    code = 1
+    try:
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        if problem:
+            print("No kernel could be started ahead for this student:", problem, file=sys.stderr, flush=True)
+        os.chdir(request["cwd"])
+        sys.argv = ["nbgrader", *request["args"]]
+        from nbgrader.apps.nbgraderapp import main
+        main()
+        code = 0
+    except SystemExit as end:
+        code = end.code if isinstance(end.code, int) else (0 if end.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        leave(code)
+
+
+def child(prepare=None):
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(read)
+        return pid, write
+    os.close(write)
+    os.setsid()
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    problem = None
+    if prepare is not None:
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 1), os.dup2(quiet, 2)
+        try:
+            os.chdir(prepare["cwd"])
+            sys.path.insert(0, os.getcwd())  # the course folder's grading kit, as nbgrader does
+            from grader_tests.plugins import warm_pool
+            warm_pool.start_for_next_run(prepare["args"])
+        except BaseException:  # the next student's kernel then starts when its notebook does
+            problem = traceback.format_exc(limit=-3)
+    with os.fdopen(read, "rb") as pipe:
+        line = pipe.read()
+    if not line:
+        leave(0)
+    run(json.loads(line), problem)
+
+
+ahead = None  # (pid, pipe, folder) of the child forked for the next request
 for line in sys.stdin:
     request = json.loads(line)
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.setsid()
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL)
-            log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.dup2(log, 1)
-            os.dup2(log, 2)
-            os.chdir(request["cwd"])
-            sys.argv = ["nbgrader", *request["args"]]
-            from nbgrader.apps.nbgraderapp import main
-            main()
-            code = 0
-        except SystemExit as end:
-            code = end.code if isinstance(end.code, int) else (0 if end.code is None else 1)
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            try:
-                atexit._run_exitfuncs()
-                sys.stdout.flush(), sys.stderr.flush()
-            finally:
-                os._exit(code)
+    if ahead is not None and ahead[2] != request["cwd"]:
+        os.close(ahead[1])
+        os.waitpid(ahead[0], 0)
+        ahead = None
+    pid, pipe = ahead[:2] if ahead is not None else child()
+    try:
+        os.write(pipe, line.encode())
+    except BrokenPipeError:  # the child forked ahead ended: a new one
+        os.waitpid(pid, 0)
+        os.close(pipe)
+        pid, pipe = child()
+        os.write(pipe, line.encode())
+    os.close(pipe)
     print(json.dumps({"pid": pid}), flush=True)
     _, status = os.waitpid(pid, 0)
+    ahead = (*child(request), request["cwd"]) if request.get("ahead") else None
     print(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}), flush=True)
+if ahead is not None:
+    os.close(ahead[1])
+    os.waitpid(ahead[0], 0)
 """
 
 
@@ -289,14 +345,43 @@ class Autograder:
     _local = threading.local()
 
     @classmethod
-    def run(cls, args, cwd: Path, timeout: float) -> tuple:
+    def course_folder(cls, kit_root: Path) -> Path:
+        """This thread's scratch course folder, the same for each of its students (the kernel started ahead
+        for the next one waits there): the kit of `kit_root` and nothing else. The kit's files are left as
+        they are when they are the same, since the process forked ahead reads them meanwhile."""
+        folder = getattr(cls._local, "folder", None)
+        if folder is None or folder.parent != kit_root.parent or not folder.is_dir():
+            folder = cls._local.folder = Path(tempfile.mkdtemp(prefix="course-", dir=kit_root.parent))
+        links = {name: kit_root / name for name in ("grader_tests", "instructor", "source", "release", ".grader_cache")}
+        config = (kit_root / "nbgrader_config.py").read_bytes()
+        for entry in folder.iterdir():
+            if entry.name in links and entry.is_symlink() and Path(os.readlink(entry)) == links[entry.name]:
+                continue
+            if entry.name == "nbgrader_config.py" and not entry.is_symlink() and entry.read_bytes() == config:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        for name, target in links.items():
+            if not (folder / name).is_symlink():
+                (folder / name).symlink_to(target)
+        if not (folder / "nbgrader_config.py").exists():
+            (folder / "nbgrader_config.py").write_bytes(config)
+        return folder
+
+    @classmethod
+    def run(cls, args, cwd: Path, timeout: float, ahead: bool = False) -> tuple:
+        """(return code, log) of `nbgrader ARGS` run in `cwd`. `ahead`: then start the kernel of a next
+        run in the same folder, with the same ARGS but the student."""
         server = getattr(cls._local, "server", None)
         if server is None or server.poll() is not None:
             server = cls._local.server = subprocess.Popen(
                 [sys.executable, "-c", AUTOGRADER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
             server.replies = b""
         log = Path(cwd) / ".autograde.log"
-        server.stdin.write(json.dumps({"args": list(args), "cwd": str(cwd), "log": str(log)}).encode() + b"\n")
+        request = {"args": list(args), "cwd": str(cwd), "log": str(log), "ahead": ahead}
+        server.stdin.write(json.dumps(request).encode() + b"\n")
         started = cls._reply(server, 60)
         ready = cls._reply(server, timeout) if started else None
         if not started or not ready:
@@ -330,11 +415,8 @@ def grade_on_worker(kit_id: str, kit: bytes, gradebook: bytes, assignment: str, 
 
     began, started = time.time(), time.monotonic()
     kit_root = _kit_folder(kit_id, kit)
-    with tempfile.TemporaryDirectory(prefix=f"grade-{assignment}-") as scratch:
-        course = Path(scratch)
-        shutil.copy(kit_root / "nbgrader_config.py", course / "nbgrader_config.py")
-        for name in ("grader_tests", "instructor", "source", "release", ".grader_cache"):
-            (course / name).symlink_to(kit_root / name)
+    course = Autograder.course_folder(kit_root)
+    try:
         (course / "gradebook.db").write_bytes(gradebook)
         db_url = f"sqlite:///{course / 'gradebook.db'}"
         with Gradebook(db_url) as book:
@@ -344,13 +426,15 @@ def grade_on_worker(kit_id: str, kit: bytes, gradebook: bytes, assignment: str, 
         unpack(submission, course / "submitted" / student / assignment)
         returncode, log = Autograder.run(
             ["autograde", assignment, "--student", student, "--force", f"--CourseDirectory.root={course}",
-             f"--CourseDirectory.db_url={db_url}", *options], course, AUTOGRADE_TIMEOUT)
+             f"--CourseDirectory.db_url={db_url}", *options], course, AUTOGRADE_TIMEOUT, ahead=True)
         log = log.replace(str(course), "<course>")
         autograded = course / "autograded" / student / assignment
         result = {"returncode": returncode, "log": log, "worker": socket.gethostname(),
                   "autograded": pack_folder(autograded) if returncode == 0 and autograded.is_dir() else None,
                   "scores": _scores(course, assignment, student) if returncode == 0 else None,
                   "integrity": _integrity_rows(course / integrity.FILE)}
+    finally:
+        Autograder.course_folder(kit_root)  # emptied: no student's work is left on the worker
     result["seconds"], result["began"] = time.monotonic() - started, began
     return result
 
@@ -618,6 +702,7 @@ def _collect(root, future, student, assignment, notebooks, db_url, course_id) ->
             result.problem = f"grading failed on the worker: {type(error).__name__}: {error}"
     else:
         result.seconds, result.worker = round(done["seconds"], 2), done["worker"]
+        result.started_ahead = sum(line.startswith(STARTED_AHEAD) for line in done["log"].splitlines())
         result.started = datetime.fromtimestamp(done["began"], UTC).isoformat(timespec="milliseconds")
         try:
             if done["returncode"] != 0 or done["autograded"] is None:

@@ -1,10 +1,14 @@
 """Kernels started ahead (grader_tests.plugins.warm_pool): what a kernel started ahead has imported
 and shows, the kernels the pool refuses to hand over, and a class graded in one `nbgrader autograde`
-run that gets the same grades and MAPE with kernels started ahead as without."""
+run, and by the grade command's worker, that gets the same grades and MAPE with kernels started ahead
+as without."""
 
 import asyncio
+import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -154,6 +158,17 @@ def test_a_class_graded_in_one_run_gets_the_same_grades_and_mape_with_kernels_st
             grades[name] = (outcome.score, outcome.tests, graded_outputs(root, name))
         results[warm] = grades
     assert results[True] == results[False]
+    # the grade command's worker: each student after the first in the kernel its server started ahead
+    done = subprocess.run([sys.executable, "-m", "instructor", "grade", QUIZ, "--workers", "1", "--force"], cwd=root,
+                          capture_output=True, text=True, timeout=900,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(classroom.REPO), os.environ.get("PYTHONPATH")]))))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    journal = [json.loads(line) for line in (root / "reports" / QUIZ / "grading.jsonl").read_text().splitlines()]
+    assert sorted(line["started_ahead"] for line in journal[-len(CLASS):]) == [0, 1, 1, 1], journal
+    for name in CLASS:
+        outcome = classroom.GradedSubmission(name, QUIZ)
+        classroom.read_grades(root, outcome)
+        assert (outcome.score, outcome.tests, graded_outputs(root, name)) == results[True][name], name
     mape = [text for _, outputs in results[True]["solution"][2] for text in outputs if text and "MAPE" in text]
     assert mape, results[True]["solution"][2]
     scores = {name: results[True][name][0] for name in CLASS}

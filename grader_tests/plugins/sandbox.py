@@ -914,6 +914,8 @@ class SandboxedExecute(Execute):
         manager = None
         if self.kernel_manager_class is SandboxKernelManager and self.warm_kernels:
             manager = warm_pool.take(self._pool_key())
+            if manager is not None:
+                manager.log = self.log  # a manager made in another process's set-up logs where this notebook's run does
         if manager is None:
             manager = super().create_kernel_manager()
             self._configure(manager)
@@ -948,11 +950,12 @@ class SandboxedExecute(Execute):
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)  # nbclient binds the base class's
 
-    def warm_cache(self, assignment: str | None, notebook: str | None) -> str | None:
+    def warm_cache(self, assignment: str | None, notebook: str | None, build: bool = True) -> str | None:
         """The folder of XLA's compiled training steps of the assignment's own solution
         (source/<assignment>/<notebook>.ipynb), made once per course folder by running that notebook
         in the sandbox. Each student's kernel starts with a private copy: a model like the solution's
-        skips the compilation, and no kernel can change what another one starts with."""
+        skips the compilation, and no kernel can change what another one starts with. `build`: False
+        returns None rather than make a missing cache."""
         if self.kernel_manager_class is not SandboxKernelManager or not assignment or not notebook \
                 or assignment in self._warm_failed:
             return None
@@ -960,7 +963,7 @@ class SandboxedExecute(Execute):
         target = os.path.join(os.getcwd(), WARM_CACHES, assignment)
         if os.path.isdir(target):
             return target
-        if not os.path.isfile(source):
+        if not os.path.isfile(source) or not build:
             return None
         with open(source) as handle:
             if "jit_compile=True" not in handle.read():
