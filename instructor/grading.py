@@ -252,7 +252,7 @@ def _kit_folder(kit_id: str, kit: bytes) -> Path:
 # next student of the assignment takes (grader_tests.plugins.warm_pool.start_for_next_run), then
 # waits for its request; a request for another folder gets a new child instead.
 AUTOGRADER = r"""
-import atexit, ctypes, json, os, signal, sys, traceback
+import atexit, ctypes, json, os, shutil, signal, sys, traceback
 import nbgrader.apps.nbgraderapp, nbgrader.api, nbconvert, nbclient, jupyter_client, sqlalchemy, nbformat  # noqa
 ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: ends with the worker that started it
 
@@ -333,9 +333,10 @@ for line in sys.stdin:
     _, status = os.waitpid(pid, 0)
     ahead = (*child(request), request["cwd"]) if request.get("ahead") else None
     print(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}), flush=True)
-if ahead is not None:
+if ahead is not None:  # the worker ends: the child forked ahead stops its kernel, and the scratch folder goes
     os.close(ahead[1])
     os.waitpid(ahead[0], 0)
+    shutil.rmtree(ahead[2], ignore_errors=True)
 """
 
 
@@ -343,6 +344,22 @@ class Autograder:
     """`nbgrader ARGS` in a folder, through this thread's server (started on first use, again after a timeout)."""
 
     _local = threading.local()
+    _servers: list = []  # every thread's, in this process
+
+    @classmethod
+    def stop_all(cls) -> None:
+        """End this process's idle servers (a grade command's end: another's, on a shared cluster, may be
+        grading): each stops the kernel it started ahead and removes its scratch folder; a thread whose
+        server ended starts a new one."""
+        for server in [server for server in cls._servers if not server.busy]:
+            cls._servers.remove(server)
+            with contextlib.suppress(OSError):
+                server.stdin.close()
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
     @classmethod
     def course_folder(cls, kit_root: Path) -> Path:
@@ -378,12 +395,17 @@ class Autograder:
         if server is None or server.poll() is not None:
             server = cls._local.server = subprocess.Popen(
                 [sys.executable, "-c", AUTOGRADER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
-            server.replies = b""
+            server.replies, server.busy = b"", False
+            cls._servers.append(server)
         log = Path(cwd) / ".autograde.log"
         request = {"args": list(args), "cwd": str(cwd), "log": str(log), "ahead": ahead}
-        server.stdin.write(json.dumps(request).encode() + b"\n")
-        started = cls._reply(server, 60)
-        ready = cls._reply(server, timeout) if started else None
+        server.busy = True
+        try:
+            server.stdin.write(json.dumps(request).encode() + b"\n")
+            started = cls._reply(server, 60)
+            ready = cls._reply(server, timeout) if started else None
+        finally:
+            server.busy = False
         if not started or not ready:
             if started:  # the child leads its own session, with the kernels it started
                 with contextlib.suppress(ProcessLookupError):
@@ -638,6 +660,8 @@ def grade(root: Path, assignments, workers: int = 2, scheduler: str | None = Non
                     _finish_class(root, one, db_url, cluster, quiet, report)
         finally:
             progress.close()
+            with contextlib.suppress(Exception):  # best effort: a kernel left by a killed worker is swept later
+                cluster.run(Autograder.stop_all)
         for one in classes:
             if not one["count"]:  # nothing to grade: the report is still written
                 _finish_class(root, one, db_url, cluster, quiet, report)

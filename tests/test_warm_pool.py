@@ -91,18 +91,20 @@ def test_a_kernel_started_ahead_has_imported_its_modules_and_shows_nothing_else(
 
 @pytest.mark.parametrize("spoil, why", [
     (lambda m: os.killpg(m.provisioner.pgid, signal.SIGKILL), "it ended"),
+    (None, "it reported an event before its notebook ran"),  # a set-up import failed as it started
     (lambda m: Path(m.sandbox_dir, "work", "planted.py").write_text("x = 1"), "its notebook folder is not empty"),
     (lambda m: os.write(m._events_write, b'{"event": "write denied", "detail": "/etc/x"}\n'),
      "it reported an event before its notebook ran"),
-], ids=["died", "folder touched", "reported"])
+], ids=["died", "import failed", "folder touched", "reported"])
 def test_a_kernel_started_ahead_that_died_or_was_touched_is_not_used(tmp_path, notebook_folder, caplog, spoil, why):
     async def main():
-        manager = ahead(tmp_path)
+        manager = ahead(tmp_path, preload=("colorsys", "no_module_of_this_name") if spoil is None else ("colorsys",))
         warm_pool.start_ahead("key", manager, [])
         assert warm_pool.take("key") is manager
         await manager.started_ahead  # ready
         first = manager.sandbox_dir
-        spoil(manager)
+        if spoil is not None:
+            spoil(manager)
         await asyncio.sleep(0.5)
         await manager.start_kernel(cwd=str(notebook_folder))
         try:

@@ -35,6 +35,7 @@ PROCESSES_WORTH_REPORTING = 64
 class Reporter:
     def __init__(self, fd: int, writable: list, read_only: list):
         self.fd, self.writable, self.read_only, self.sent, self.processes = fd, writable, read_only, set(), 0
+        self.preloading = True  # until the start-up imports of a kernel started ahead are done (warm_pool)
         self.busy = threading.local()
 
     def send(self, kind: str, detail: str) -> None:
@@ -86,6 +87,10 @@ class Reporter:
             sock, address = args
             if getattr(sock, "family", None) != socket.AF_UNIX:
                 self.send("connection denied", f"{address}")
+        elif event == "grader.preload_failed" and self.preloading:  # the grader then does not use this kernel
+            self.send("set-up import failed", str(args[0] if args else ""))
+        elif event == "grader.preload_done":
+            self.preloading = False
         elif event in PROCESS_EVENTS:
             self.processes += 1
             if self.processes == PROCESSES_WORTH_REPORTING:

@@ -851,10 +851,12 @@ class SandboxKernelManager(limits.BoundedSockets, AsyncKernelManager):
         with contextlib.suppress(OSError):
             os.remove(self.sandbox_dir + ".owner")
         self.sandbox_dir = None
-        for fd in (self._events_read, self._events_write, getattr(self, "_uid_lock", None)):
+        for fd in (self._events_read, self._events_write, getattr(self, "_uid_lock", None),
+                   getattr(self, "_kernel_log_read", None)):  # (a lazily unmounted tmpfs lives while a file is open)
             if fd is not None:
                 os.close(fd)
-        self._uid_lock = None
+        self._uid_lock = self._kernel_log_read = None
+        self.pid_namespace = None  # a kernel this manager starts next (after one started ahead was refused) has its own
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
@@ -945,7 +947,7 @@ class SandboxedExecute(Execute):
         if isinstance(self.km, SandboxKernelManager) and self.warm_kernels and warm_pool.notebooks_after():
             ahead = SandboxKernelManager(kernel_name=self.km.kernel_name, config=self.config)
             self._configure(ahead)
-            warm_pool.start_ahead(self._pool_key(), ahead, self.extra_arguments)
+            warm_pool.start_ahead(self._pool_key(), ahead, warm_pool.kernel_arguments(self))
         return client
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)  # nbclient binds the base class's
@@ -1364,6 +1366,8 @@ def install(c, read_only, notebook_timeout: int, **kernel_options) -> None:
     if not getattr(Autograde.convert_single_notebook, "counted", False):  # kernels are started ahead only for a next one
         Autograde.convert_notebooks = warm_pool.counting_notebooks(Autograde.convert_notebooks)
         Autograde.convert_single_notebook = warm_pool.counting_notebook(Autograde.convert_single_notebook)
+        Autograde.init_destination = warm_pool.counting_skipped(Autograde.init_destination)
+        Autograde.init_assignment = warm_pool.counting_unknown(Autograde.init_assignment)
 
     autograde = list(Autograde.class_traits()["autograde_preprocessors"].default())
     c.Autograde.autograde_preprocessors = [SandboxedExecute if p is Execute else p for p in autograde]

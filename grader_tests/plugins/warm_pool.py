@@ -50,9 +50,40 @@ def counting_notebook(convert_single_notebook):
     """nbgrader's Autograde.convert_single_notebook, counting down the notebooks left."""
     @functools.wraps(convert_single_notebook)
     def wrapper(converter, notebook_filename):
-        _LEFT["notebooks"] = max(0, _LEFT["notebooks"] - 1)
+        _drop(1)
         return convert_single_notebook(converter, notebook_filename)
     wrapper.counted = True
+    return wrapper
+
+
+def _drop(count: int) -> None:
+    _LEFT["notebooks"] = max(0, _LEFT["notebooks"] - count)
+
+
+def counting_skipped(init_destination):
+    """nbgrader's Autograde.init_destination: a submission it skips (graded already) is not counted."""
+    @functools.wraps(init_destination)
+    def wrapper(converter, *args):
+        wanted = init_destination(converter, *args)
+        if not wanted:
+            _drop(len(converter.notebooks))
+        return wanted
+    return wrapper
+
+
+def counting_unknown(init_assignment):
+    """nbgrader's Autograde.init_assignment, which drops the notebooks the gradebook does not know (and
+    all of them when it fails): those are not counted."""
+    @functools.wraps(init_assignment)
+    def wrapper(converter, *args):
+        before = len(converter.notebooks)
+        try:
+            done = init_assignment(converter, *args)
+        except BaseException:
+            _drop(before)
+            raise
+        _drop(before - len(converter.notebooks))
+        return done
     return wrapper
 
 
@@ -74,16 +105,27 @@ def preload_modules(setup_source: str) -> list:
 
 def import_lines(modules: list) -> list:
     """IPython start-up code (`IPKernelApp.exec_lines`) that imports `modules` and leaves no name behind;
-    it runs after ipykernel set up its output streams and matplotlib's backend, as a first cell would."""
+    it runs after ipykernel set up its output streams and matplotlib's backend, as a first cell would.
+    A module that fails to import is reported (grader_tests/kernel/watch.py), so the kernel is not used."""
     if not modules:
         return []
-    return ["import importlib as _grader_preload\n"
+    return ["import importlib as _grader_preload, sys as _grader_sys\n"
             f"for _grader_module in {json.dumps(modules)}:\n"
             "    try:\n"
             "        _grader_preload.import_module(_grader_module)\n"
             "    except Exception:\n"
-            "        pass\n"
-            "del _grader_preload, _grader_module"]
+            "        _grader_sys.audit('grader.preload_failed', _grader_module)\n"  # reported: the kernel is not used
+            "_grader_sys.audit('grader.preload_done')\n"
+            "del _grader_preload, _grader_sys, _grader_module"]
+
+
+def kernel_arguments(execute) -> list:
+    """The kernel's command-line arguments nbclient gives a kernel it starts (a kernel it did not start,
+    one started ahead, would not have its history in memory)."""
+    history = f"--HistoryManager.hist_file={execute.ipython_hist_file}"
+    if execute.ipython_hist_file and not any(a.startswith("--HistoryManager.hist_file") for a in execute.extra_arguments):
+        return [*execute.extra_arguments, history]
+    return list(execute.extra_arguments)
 
 
 def take(key):
@@ -149,15 +191,13 @@ def start_for_next_run(args: list) -> bool:
     execute._warm_cache = execute.warm_cache(assignment, notebook, build=False)
     execute._plan = execute.plan(execute.nb, assignment)
     execute._preload = execute.preload(assignment, notebook)
-    if execute.ipython_hist_file and not any(a.startswith("--HistoryManager.hist_file") for a in execute.extra_arguments):
-        execute.extra_arguments = [*execute.extra_arguments, f"--HistoryManager.hist_file={execute.ipython_hist_file}"]  # as nbclient does
     manager = SandboxKernelManager(kernel_name=execute.kernel_name or execute.nb.metadata.get("kernelspec", {}).get("name", ""),
                                    config=app.config)
     execute._configure(manager)
     loop = ensure_event_loop()  # the one nbclient will run the notebook in
 
     async def begin():
-        start_ahead(execute._pool_key(), manager, execute.extra_arguments)
+        start_ahead(execute._pool_key(), manager, kernel_arguments(execute))
         await asyncio.wait([WAITING[loop][2]])
 
     os.environ["NBGRADER_EXECUTION"] = "autograde"  # as nbgrader's autograde sets it while it runs a notebook

@@ -16,7 +16,9 @@ course folders. Not a test.
 --warm-kernels: per quiz, a class graded by plain nbgrader (no sandbox), by the course's grading
 with each kernel started when its notebook starts (before kernels were started ahead), and by the
 course's grading as it is (the next notebook's kernel started, and its imports done, while one runs),
-side by side in one run: seconds per submission, the training, what is left, and the ratios.
+side by side in one run: seconds per submission, the training, what is left, and the ratios; and
+the same class with the grade command on --workers local Dask workers (default 1: what one worker
+gains), kernels started cold and ahead.
 """
 
 from __future__ import annotations
@@ -74,9 +76,10 @@ COLD = ("--SandboxedExecute.warm_kernels=False",)  # each kernel started when it
 PLAIN = UNCONFINED + ("--SandboxedExecute.outside_verdicts=False",)  # nbgrader's own Execute, in effect
 
 
-def grade_solution(settings: str, assignment: str, class_size: int, extra: tuple = ()) -> dict:
+def grade_solution(settings: str, assignment: str, class_size: int, extra: tuple = (), workers: int = 0) -> dict:
     """Autograde the solution alone (one `nbgrader autograde --student` command), then a class of
-    `class_size` copies of it in one `nbgrader autograde ASSIGNMENT` command, as an instructor does."""
+    `class_size` copies of it in one `nbgrader autograde ASSIGNMENT` command, as an instructor does;
+    with `workers`, that class again with the grade command on as many local Dask workers."""
     with tempfile.TemporaryDirectory() as folder:
         root = classroom.make_course_copy(Path(folder) / "course")
         source = root / "source" / assignment / NOTEBOOKS[assignment]
@@ -100,7 +103,15 @@ def grade_solution(settings: str, assignment: str, class_size: int, extra: tuple
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-2000:])
         figures = [_notebook_figures(root, student, assignment) for student in students]
-    return {"alone": alone.seconds, "in_class": in_class, "score": f"{alone.score:g}/{alone.max_score:g}",
+        graded = None
+        if workers:
+            from .. import grading
+
+            started = time.monotonic()
+            results = grading.grade(root, [assignment], workers=workers, force=True, quiet=True, report=False, options=extra)
+            graded = (time.monotonic() - started) / class_size
+            assert all(r.score == alone.score and r.problem is None for r in results), results
+    return {"alone": alone.seconds, "in_class": in_class, "grade_command": graded, "score": f"{alone.score:g}/{alone.max_score:g}",
             "train": statistics.median(f["train"] for f in figures),
             "grader_mape": statistics.median(f["grader_mape"] for f in figures),
             "mapes": sorted({f["mape"] for f in figures})}
@@ -156,18 +167,19 @@ def print_class_grading(assignment: str, rows: list) -> None:
         print(f"| {how} | {workers} | {size} | {seconds:.1f} | {serial / seconds:.2f}x |")
 
 
-def print_warm_kernels(rows: list, class_size: int) -> None:
+def print_warm_kernels(rows: list, class_size: int, workers: int) -> None:
     print(f"\nSeconds per submission in a class of {class_size} (one `nbgrader autograde` run of the solution), "
           f"this machine ({os.cpu_count()} cores): plain nbgrader, the course's grading with kernels started cold "
           "and started ahead; the training (median of its cell), what is left, and the MAPE of every submission")
     print("\n| quiz | plain | cold | ahead | ahead / cold | ahead / plain | training | left, cold | left, ahead | "
-          "MAPE, cold | MAPE, ahead |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          f"MAPE, cold | MAPE, ahead | grade command, {workers} worker(s): cold | ahead | ahead / cold |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for assignment, plain, cold, warm in rows:
         print(f"| {assignment} | {plain['in_class']:.1f} | {cold['in_class']:.1f} | {warm['in_class']:.1f} | "
               f"{warm['in_class'] / cold['in_class']:.2f} | {warm['in_class'] / plain['in_class']:.2f} | "
               f"{warm['train']:.1f} | {cold['in_class'] - cold['train']:.1f} | {warm['in_class'] - warm['train']:.1f} | "
-              f"{cold['mapes']} | {warm['mapes']} |")
+              f"{cold['mapes']} | {warm['mapes']} | {cold['grade_command']:.1f} | {warm['grade_command']:.1f} | "
+              f"{warm['grade_command'] / cold['grade_command']:.2f} |")
 
 
 def main(argv=None) -> int:
@@ -178,6 +190,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-seed", action="store_true", help="leave out the seed's settings")
     parser.add_argument("--class-grading", action="store_true",
                         help="serial nbgrader autograde against the parallel grade command (default quiz: GRU)")
+    parser.add_argument("--workers", type=int, default=1, help="--warm-kernels: the grade command's local Dask workers")
     parser.add_argument("--warm-kernels", action="store_true",
                         help="plain nbgrader, kernels started cold and started ahead, side by side (class of --class-size)")
     args = parser.parse_args(argv)
@@ -185,12 +198,12 @@ def main(argv=None) -> int:
         rows = []
         for assignment in args.assignment or QUIZZES:
             # alternating, so that the machine's load falls on each alike
-            cold = grade_solution("course", assignment, args.class_size, COLD)
-            warm = grade_solution("course", assignment, args.class_size)
+            cold = grade_solution("course", assignment, args.class_size, COLD, workers=args.workers)
+            warm = grade_solution("course", assignment, args.class_size, workers=args.workers)
             plain = grade_solution("course", assignment, args.class_size, PLAIN)
             rows.append((assignment, plain, cold, warm))
             print(f"{assignment}: plain {plain}, cold {cold}, ahead {warm}", flush=True)
-        print_warm_kernels(rows, args.class_size)
+        print_warm_kernels(rows, args.class_size, args.workers)
         return 0
     if args.class_grading:
         for assignment in args.assignment or ["one_step_rnn_multivariate"]:
