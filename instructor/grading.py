@@ -249,7 +249,7 @@ def _kit_folder(kit_id: str, kit: bytes) -> Path:
 # nbgrader's start-up (imports: about 3 s a process) is paid once per worker: a server process imports
 # nbgrader, then forks one child per student, which runs `nbgrader ARGS` as the command line does.
 # After each student it forks the next one's child ahead: that child starts the sandboxed kernel the
-# next student of the assignment takes (grader_tests.plugins.warm_pool.start_for_next_run), then
+# next student of the assignment takes (grader_tests.plugins.sandbox.start_for_next_run), then
 # waits for its request; a request for another folder gets a new child instead.
 AUTOGRADER = r"""
 import atexit, ctypes, json, os, shutil, signal, sys, traceback
@@ -302,8 +302,8 @@ def child(prepare=None):
         try:
             os.chdir(prepare["cwd"])
             sys.path.insert(0, os.getcwd())  # the course folder's grading kit, as nbgrader does
-            from grader_tests.plugins import warm_pool
-            warm_pool.start_for_next_run(prepare["args"])
+            from grader_tests.plugins import sandbox
+            sandbox.start_for_next_run(prepare["args"])
         except BaseException:  # the next student's kernel then starts when its notebook does
             problem = traceback.format_exc(limit=-3)
     with os.fdopen(read, "rb") as pipe:

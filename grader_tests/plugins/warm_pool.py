@@ -165,49 +165,6 @@ def start_ahead(key, manager, extra_arguments: list) -> None:
     WAITING[loop] = (key, manager, task)
 
 
-def start_for_next_run(args: list) -> bool:
-    """Start, in this process, the kernel that the first notebook of the next `nbgrader ARGS` run here
-    will take: the grade command's workers fork a process that does this while a student is graded,
-    and hand it the next student (instructor/grading.py). `args`: the current run's (`autograde
-    ASSIGNMENT --student ID ...`), in its course folder, the working folder; only the student differs
-    in the next. False if its options start no kernel ahead."""
-    import glob
-    import os
-
-    import nbformat
-    from jupyter_core.utils import ensure_event_loop
-    from nbgrader.apps.autogradeapp import AutogradeApp
-
-    from .sandbox import SandboxedExecute, SandboxKernelManager
-
-    app = AutogradeApp()  # not its singleton: the run makes its own
-    app.initialize(list(args[1:]))
-    execute = SandboxedExecute(config=app.config)
-    notebooks = sorted(glob.glob(os.path.join(os.getcwd(), "source", glob.escape(app.extra_args[0]), "*.ipynb")))
-    if execute.kernel_manager_class is not SandboxKernelManager or not execute.warm_kernels or not notebooks:
-        return False
-    assignment, notebook = app.extra_args[0], os.path.basename(notebooks[0])[:-len(".ipynb")]
-    execute.nb = nbformat.read(notebooks[0], as_version=4)
-    execute._warm_cache = execute.warm_cache(assignment, notebook, build=False)
-    execute._plan = execute.plan(execute.nb, assignment)
-    execute._preload = execute.preload(assignment, notebook)
-    manager = SandboxKernelManager(kernel_name=execute.kernel_name or execute.nb.metadata.get("kernelspec", {}).get("name", ""),
-                                   config=app.config)
-    execute._configure(manager)
-    loop = ensure_event_loop()  # the one nbclient will run the notebook in
-
-    async def begin():
-        start_ahead(execute._pool_key(), manager, kernel_arguments(execute))
-        await asyncio.wait([WAITING[loop][2]])
-
-    os.environ["NBGRADER_EXECUTION"] = "autograde"  # as nbgrader's autograde sets it while it runs a notebook
-    try:
-        loop.run_until_complete(begin())
-    finally:
-        del os.environ["NBGRADER_EXECUTION"]
-    return True
-
-
 def discard(manager, task=None) -> None:
     """Stop a kernel started ahead and remove what it made (synchronous: also at the process's end)."""
     if task is not None and not task.done():
