@@ -250,7 +250,7 @@ def _kit_folder(kit_id: str, kit: bytes) -> Path:
 # nbgrader, then forks one child per student, which runs `nbgrader ARGS` as the command line does.
 # After each student it forks the next one's child ahead: that child starts the sandboxed kernel the
 # next student of the assignment takes (grader_tests.plugins.sandbox.start_for_next_run), then
-# waits for its request; a request for another folder gets a new child instead.
+# waits for its request; a request for another folder or grading kit gets a new child instead.
 AUTOGRADER = r"""
 import atexit, ctypes, json, os, shutil, signal, sys, traceback
 import nbgrader.apps.nbgraderapp, nbgrader.api, nbconvert, nbclient, jupyter_client, sqlalchemy, nbformat  # noqa
@@ -313,10 +313,14 @@ def child(prepare=None):
     run(json.loads(line), problem)
 
 
-ahead = None  # (pid, pipe, folder) of the child forked for the next request
+def place(request):  # its folder and the grading kit there: a child forked ahead has imported that kit
+    return request["cwd"], os.path.realpath(os.path.join(request["cwd"], "grader_tests"))
+
+
+ahead = None  # (pid, pipe, place) of the child forked for the next request
 for line in sys.stdin:
     request = json.loads(line)
-    if ahead is not None and ahead[2] != request["cwd"]:
+    if ahead is not None and ahead[2] != place(request):
         os.close(ahead[1])
         os.waitpid(ahead[0], 0)
         ahead = None
@@ -331,12 +335,12 @@ for line in sys.stdin:
     os.close(pipe)
     print(json.dumps({"pid": pid}), flush=True)
     _, status = os.waitpid(pid, 0)
-    ahead = (*child(request), request["cwd"]) if request.get("ahead") else None
+    ahead = (*child(request), place(request)) if request.get("ahead") else None
     print(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}), flush=True)
 if ahead is not None:  # the worker ends: the child forked ahead stops its kernel, and the scratch folder goes
     os.close(ahead[1])
     os.waitpid(ahead[0], 0)
-    shutil.rmtree(ahead[2], ignore_errors=True)
+    shutil.rmtree(ahead[2][0], ignore_errors=True)
 """
 
 
