@@ -452,7 +452,7 @@ def grade_on_worker(kit_id: str, kit: bytes, gradebook: bytes, assignment: str, 
         unpack(submission, course / "submitted" / student / assignment)
         returncode, log = Autograder.run(
             ["autograde", assignment, "--student", student, "--force", f"--CourseDirectory.root={course}",
-             f"--CourseDirectory.db_url={db_url}", *options], course, AUTOGRADE_TIMEOUT, ahead=True)
+             f"--CourseDirectory.db_url={db_url}", *options], course, AUTOGRADE_TIMEOUT, ahead=not sandbox_rootless())
         log = log.replace(str(course), "<course>")
         autograded = course / "autograded" / student / assignment
         result = {"returncode": returncode, "log": log, "worker": socket.gethostname(),
@@ -463,6 +463,14 @@ def grade_on_worker(kit_id: str, kit: bytes, gradebook: bytes, assignment: str, 
         Autograder.course_folder(kit_root)  # emptied: no student's work is left on the worker
     result["seconds"], result["began"] = time.monotonic() - started, began
     return result
+
+
+def sandbox_rootless() -> bool:
+    """Grading as an ordinary account: its workers start no kernel ahead (an ordinary account's kernels
+    started ahead lost their reports in the grade command: not yet understood)."""
+    from grader_tests.plugins.sandbox import rootless
+
+    return rootless()
 
 
 def _scores(course: Path, assignment: str, student: str) -> dict:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_core.utils import run_sync
 
 from grader_tests.plugins import sandbox, warm_pool
 from instructor import classroom
@@ -82,6 +83,7 @@ def test_a_kernel_started_ahead_has_imported_its_modules_and_shows_nothing_else(
         finally:
             await manager.shutdown_kernel(now=True)
 
+    run_sync(asyncio.sleep)(0)  # as after nbclient ran a notebook in this process: jupyter_core keeps its own loop
     printed = asyncio.run(main())
     assert "preloaded True False" in printed, printed
     assert "names []" in printed and "hidden []" in printed, printed

@@ -133,7 +133,11 @@ def take(key):
     another key is shut down."""
     from jupyter_core.utils import ensure_event_loop
 
-    waiting = WAITING.pop(ensure_event_loop(), None)
+    try:
+        loop = asyncio.get_running_loop()  # nbclient's (jupyter_core's run_sync), where start_ahead put it
+    except RuntimeError:
+        loop = ensure_event_loop()
+    waiting = WAITING.pop(loop, None)
     if waiting is None:
         return None
     waiting_key, manager, task = waiting
