@@ -130,7 +130,7 @@ def test_a_kernel_preloads_what_its_assignments_set_up_cell_imports():
 
 
 QUIZ = "one_step_rnn_multivariate"
-CLASS = ("solution", "functional_tf_keras", "swapped_units", "tampered_metric")  # right, right, wrong, an attack
+CLASS = ("solution", "functional_tf_keras", "swapped_units", "tampered_metric", "rewrites_the_kit")  # right, right, wrong, attacks
 
 
 def graded_outputs(root: Path, student: str) -> list:
@@ -168,7 +168,10 @@ def test_a_class_graded_in_one_run_gets_the_same_grades_and_mape_with_kernels_st
                           env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(classroom.REPO), os.environ.get("PYTHONPATH")]))))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     journal = [json.loads(line) for line in (root / "reports" / QUIZ / "grading.jsonl").read_text().splitlines()]
-    assert sorted(line["started_ahead"] for line in journal[-len(CLASS):]) == [0, 1, 1, 1], journal
+    assert sorted(line["started_ahead"] for line in journal[-len(CLASS):]) == [0] + [1] * (len(CLASS) - 1), journal
+    report = (root / "integrity.csv").read_text()  # what a kernel started ahead reported reaches the report
+    assert any(line.startswith("rewrites_the_kit,") and "write denied" in line and "grader_tests/__init__.py" in line
+               for line in report.splitlines()), report
     for name in CLASS:
         outcome = classroom.GradedSubmission(name, QUIZ)
         classroom.read_grades(root, outcome)
