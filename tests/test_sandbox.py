@@ -10,6 +10,7 @@ import pytest
 from jupyter_client.manager import AsyncKernelManager
 
 from grader_tests.plugins import sandbox
+from kernel_output import collector
 
 COURSE = Path(__file__).resolve().parents[1]  # this repository, a course folder
 
@@ -35,13 +36,7 @@ def run_in_sandbox(code: str, tmp_path, report=None, **traits) -> str:
             if report is not None:
                 report.extend(manager.events)
 
-    printed = []
-
-    def collect(message):
-        if message["msg_type"] == "stream":
-            printed.append(message["content"]["text"])
-        elif message["msg_type"] == "error":
-            printed.append(f"{message['content']['ename']}: {message['content']['evalue']}\n")
+    printed, collect = collector()
 
     (tmp_path / "notebook").mkdir()
     (tmp_path / "notebook" / "given.txt").write_text("given")

@@ -19,6 +19,7 @@ from grader_tests.plugins import sandbox, warm_pool
 from instructor import classroom
 from instructor.classroom import NOTEBOOKS
 from instructor.submissions import VARIANTS, build
+from kernel_output import collector
 
 COURSE = Path(__file__).resolve().parents[1]
 
@@ -33,14 +34,7 @@ SHOW = ("import sys, os\n"
 
 
 async def run(manager, code: str) -> str:
-    printed = []
-
-    def collect(message):
-        if message["msg_type"] == "stream":
-            printed.append(message["content"]["text"])
-        elif message["msg_type"] == "error":
-            printed.append(f"{message['content']['ename']}: {message['content']['evalue']}\n")
-
+    printed, collect = collector()
     client = manager.client()
     client.start_channels()
     try:
