@@ -25,6 +25,9 @@ FEATURES = ["load", "temp"]
 # hours forecast (is tomorrow a Sunday, a holiday?) without changing any family's architecture.
 CALENDAR = ["holiday", "weekend", "hour_sin", "hour_cos", "weekday_sin", "weekday_cos"]
 FAMILIES = ("feed_forward", "rnn_vector_output", "encoder_decoder", "teacher_forcing")
+# The two groups of the results table, each searched on its own: the tutorial's inputs (load and
+# temperature), like for like with its table, and the same with the calendar inputs added.
+INPUTS = {"tutorial": False, "calendar": True}
 
 
 @dataclass(frozen=True)

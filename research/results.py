@@ -1,14 +1,17 @@
-"""The tutorial's results table, reproduced: each model family at HORIZON=24 on load and temperature,
-test MAPE on November-December 2014 beside the tutorial's, mean and spread over seeds, wall time.
+"""The tutorial's results table, reproduced: each model family at HORIZON=24, test MAPE on
+November-December 2014 beside the tutorial's, mean and spread over seeds, wall time, in two groups
+of rows: the tutorial's inputs (load and temperature), like for like, and with the calendar inputs.
 
-    python -m research.results                         # every row, 5 seeds each
-    python -m research.results --family encoder_decoder --skip-arima   # one row again, the others kept
+    python -m research.results                         # every row of both groups, 5 seeds each
+    python -m research.results --inputs tutorial --family encoder_decoder --skip-arima   # one row again, the others kept
     python -m research.results --untuned --family teacher_forcing --set free_running=true --skip-arima --out research/untuned.json
 
-Each neural row trains the configuration its search chose (`research/searches/<family>.best.json`,
-committed, so no search is run here) or, for a family never searched, an untuned point of the
-tutorial's grid. Rows are kept in `research/results.json` (a run replaces only the rows it
-measures); the table and the plot of the best row's forecasts over a test week are made from it.
+Each neural row trains the configuration its group's search chose
+(`research/searches/<inputs>_inputs/<family>.best.json`, committed, so no search is run here) or,
+for a family never searched, an untuned point of the tutorial's grid. Rows are kept in
+`research/results.json` per group (a run replaces only the rows it measures); the table and the
+plot of the best row's forecasts over a test week are made from it. ARIMA, which reads the load
+alone, is a row of the tutorial's group.
 
 ARIMA is the course's SARIMA (`rnn_course.sarima`) in walk-forward over every test hour; to
 fit 1,441 forecast origins in minutes it is refitted once a day (at midnight) and, at the other
@@ -32,8 +35,8 @@ from rnn_course import mape as mape_of
 from rnn_course import sarima
 from rnn_course.splits import TEST_START
 
-from .experiments import Config, data_for, forecast, mape, settings, train
-from .search import SEARCHES
+from .experiments import INPUTS, Config, data_for, forecast, mape, settings, train
+from .search import folder_of
 
 HORIZON = 24
 RESULTS = Path(__file__).parent / "results.json"
@@ -41,6 +44,7 @@ TUTORIAL_TABLE = {"arima": 4.9, "feed_forward": 4.27, "rnn_vector_output": 3.67,
                   "teacher_forcing": 4.57}
 NAMES = {"arima": "ARIMA", "feed_forward": "feed-forward", "rnn_vector_output": "RNN vector output",
          "encoder_decoder": "RNN encoder-decoder", "teacher_forcing": "RNN encoder-decoder, teacher forcing"}
+GROUPS = {"tutorial": "load and temperature (the tutorial's inputs)", "calendar": "load, temperature and the calendar"}
 # Untuned points of the tutorial's grid, for a family without a committed search.
 REFERENCE = {family: Config(family, T=72, latent_dim=15, hidden_layers=2 if family == "feed_forward" else 1,
                             batch_size=32, learning_rate=0.001)
@@ -49,13 +53,14 @@ REFERENCE = {family: Config(family, T=72, latent_dim=15, hidden_layers=2 if fami
 PLOT_WEEK = ("2014-12-01", 7)
 
 
-def chosen_configs(folder: Path = SEARCHES) -> dict:
-    """Per family: (configuration, the search's report or None)."""
+def chosen_configs(inputs: str) -> dict:
+    """Per family: (configuration, the search's report or None) of a group of inputs."""
     configs = {}
     for family, reference in REFERENCE.items():
-        path = folder / f"{family}.best.json"
+        path = folder_of(inputs) / f"{family}.best.json"
         report = json.loads(path.read_text()) if path.exists() else None
-        configs[family] = (Config(**report["best"]) if report else reference, report)
+        untuned = dataclasses.replace(reference, calendar=INPUTS[inputs])
+        configs[family] = (Config(**report["best"]) if report else untuned, report)
     return configs
 
 
@@ -124,67 +129,83 @@ def arima_row() -> dict:
 
 
 def measure_rows(configs: dict, seeds: int, arima: bool = True, workers: int = 2, scheduler: str | None = None) -> dict:
-    """{family: row} for `configs` ({family: (config, search report)}) and ARIMA: the walk-forward and
-    every (family, seed) training are tasks on Dask."""
+    """{key: row} for `configs` ({key: (config, search report)}, a key naming a row, e.g. (inputs,
+    family)) and, with `arima`, {"arima": row}: the walk-forward and every (row, seed) training are
+    tasks on Dask."""
     from dask.distributed import as_completed
 
     from .search import dask_client
 
-    runs, rows = {family: [] for family in configs}, {}
+    runs, rows = {key: [] for key in configs}, {}
     with dask_client(workers, scheduler) as client:
-        futures = [client.submit(arima_row, pure=False)] if arima else []
+        tasks = {client.submit(arima_row, pure=False): "arima"} if arima else {}
         if arima:
             print("arima: walk-forward over 1,441 test hours ...", flush=True)
-        futures += [client.submit(measure, config, seed, pure=False) for config, _ in configs.values() for seed in range(seeds)]
-        for future in as_completed(futures):
-            run = future.result()
-            if "family" not in run:
+        tasks.update({client.submit(measure, config, seed, pure=False): key
+                      for key, (config, _) in configs.items() for seed in range(seeds)})
+        for future in as_completed(tasks):
+            key, run = tasks[future], future.result()
+            if key == "arima":
                 rows["arima"] = run
                 print(f"  arima: test MAPE {run['mapes'][0]:.2%} ({run['seconds'] / 60:.1f} min)", flush=True)
                 continue
-            runs[run["family"]].append(run)
-            print(f"  {run['family']} seed {run['seed']}: test MAPE {run['test_mape']:.2%} "
+            runs[key].append(run)
+            print(f"  {_label(key)} seed {run['seed']}: test MAPE {run['test_mape']:.2%} "
                   f"({run['epochs']} epochs, {run['train_seconds']} s)", flush=True)
-    for family, (config, search) in configs.items():
-        ordered = sorted(runs[family], key=lambda run: run["seed"])
+    for key, (config, search) in configs.items():
+        ordered = sorted(runs[key], key=lambda run: run["seed"])
         first = ordered[0]
-        rows[family] = {"config": config.as_dict(), "mapes": [run["test_mape"] for run in ordered],
-                        "runs": [{k: v for k, v in run.items() if k not in ("week", "test_mape_by_step", "family")}
-                                 for run in ordered],
-                        "seconds": statistics.fmean(run["train_seconds"] for run in ordered),
-                        "week": first["week"], "test_mape_by_step": first["test_mape_by_step"],
-                        "search": search["search"] if search else None}
+        rows[key] = {"config": config.as_dict(), "mapes": [run["test_mape"] for run in ordered],
+                     "runs": [{k: v for k, v in run.items() if k not in ("week", "test_mape_by_step", "family")}
+                              for run in ordered],
+                     "seconds": statistics.fmean(run["train_seconds"] for run in ordered),
+                     "week": first["week"], "test_mape_by_step": first["test_mape_by_step"],
+                     "search": search["search"] if search else None}
     return rows
 
 
-def table(rows: dict) -> str:
-    """The Markdown table: the tutorial's MAPE beside ours, with the cost of the search (its trials and
-    finalists) and of one training (mean over the seeds)."""
+def _label(key) -> str:
+    return " / ".join(key) if isinstance(key, tuple) else str(key)
+
+
+def table(groups: dict) -> str:
+    """The Markdown table, a group of rows per group of inputs ({inputs: {family: row}}): the
+    tutorial's MAPE beside ours, with the cost of the search (its trials and finalists) and of one
+    training (mean over the seeds)."""
     lines = [("| model | tutorial's MAPE % | ours: mean % | s.d. | range | seeds | search: wall time, trials | "
               "one training (ARIMA: the walk-forward) |"),
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for family, theirs in TUTORIAL_TABLE.items():
-        row = rows.get(family)
-        if row is None:
-            lines.append(f"| {NAMES[family]} | {theirs} | not run | | | | | |")
-            continue
-        values = [100 * m for m in row["mapes"]]
-        spread = f"{statistics.stdev(values):.2f}" if len(values) > 1 else "-"
-        ranged = f"{min(values):.2f}-{max(values):.2f}" if len(values) > 1 else "-"
-        seeds = len(values) if len(values) > 1 else "deterministic"
-        search = row.get("search")
-        searched = (f"{(search['search_seconds'] + search['finalist_seconds']) / 60:.0f} min, {search['trials']} trials"
-                    if search else "-")
-        lines.append(f"| {NAMES[family]} | {theirs} | {statistics.fmean(values):.2f} | {spread} | {ranged} | {seeds} | "
-                     f"{searched} | {row['seconds'] / 60:.1f} min |")
+    for inputs, rows in groups.items():
+        lines.append(f"| ***{GROUPS[inputs]}*** | | | | | | | |")
+        for family, theirs in TUTORIAL_TABLE.items():
+            if family == "arima" and inputs != "tutorial":
+                continue
+            lines.append(_table_row(family, theirs, rows.get(family)))
     return "\n".join(lines)
 
 
-def best_neural_row(rows: dict) -> str:
-    return min((f for f in rows if f != "arima" and rows[f].get("week")), key=lambda f: statistics.fmean(rows[f]["mapes"]))
+def _table_row(family: str, theirs: float, row: dict | None) -> str:
+    if row is None:
+        return f"| {NAMES[family]} | {theirs} | not run | | | | | |"
+    values = [100 * m for m in row["mapes"]]
+    spread = f"{statistics.stdev(values):.2f}" if len(values) > 1 else "-"
+    ranged = f"{min(values):.2f}-{max(values):.2f}" if len(values) > 1 else "-"
+    seeds = len(values) if len(values) > 1 else "deterministic"
+    search = row.get("search")
+    searched = (f"{(search['search_seconds'] + search['finalist_seconds']) / 60:.0f} min, {search['trials']} trials"
+                if search else "-")
+    return (f"| {NAMES[family]} | {theirs} | {statistics.fmean(values):.2f} | {spread} | {ranged} | {seeds} | "
+            f"{searched} | {row['seconds'] / 60:.1f} min |")
 
 
-def plot_week(rows: dict, path: Path) -> Path:
+def best_neural_row(groups: dict) -> tuple:
+    """(inputs, family) of the neural row with the lowest mean test MAPE."""
+    return min(((inputs, family) for inputs, rows in groups.items() for family in rows
+                if family != "arima" and rows[family].get("week")),
+               key=lambda pair: statistics.fmean(groups[pair[0]][pair[1]]["mapes"]))
+
+
+def plot_week(groups: dict, path: Path) -> Path:
     """The best row's day-ahead forecasts (seed 0) against the actual load over the plot week."""
     import matplotlib
 
@@ -193,13 +214,14 @@ def plot_week(rows: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    family = best_neural_row(rows)
+    inputs, family = best_neural_row(groups)
+    rows = groups[inputs]
     week = rows[family]["week"]
     hours = pd.to_datetime(week["hours"])
     figure, axes = plt.subplots(figsize=(11, 4), dpi=110)
     axes.plot(hours, week["actual"], color="black", linewidth=1.4, label="actual load")
     axes.plot(hours, week["forecast"], color="tab:orange", linewidth=1.4,
-              label=f"{NAMES[family]}: forecast made at midnight for the next 24 hours")
+              label=f"{NAMES[family]} ({GROUPS[inputs]}): forecast made at midnight for the next 24 hours")
     for day in hours[::HORIZON]:
         axes.axvline(day - pd.Timedelta(hours=1), color="grey", linewidth=0.5, alpha=0.5)
     week_mape = mape_of(week["forecast"], week["actual"])
@@ -220,8 +242,9 @@ def plot_week(rows: dict, path: Path) -> Path:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--inputs", action="append", choices=INPUTS, help="only these groups of rows (default: both)")
     parser.add_argument("--family", action="append", help="only these neural families (default: all)")
-    parser.add_argument("--skip-arima", action="store_true")
+    parser.add_argument("--skip-arima", action="store_true", help="(ARIMA is a row of the tutorial's group)")
     parser.add_argument("--workers", type=int, default=2, help="trainings at once (a local Dask cluster)")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler; default: a local cluster")
     parser.add_argument("--untuned", action="store_true",
@@ -234,19 +257,24 @@ def main(argv=None) -> None:
     if (args.untuned or args.set) and args.out == RESULTS:
         parser.error(f"these rows would replace the searched ones in {RESULTS}; give another --out")
     changes = settings(args.set)
-    rows = json.loads(args.out.read_text()) if args.out.exists() else {}
+    groups = json.loads(args.out.read_text()) if args.out.exists() else {}
     today = datetime.date.today().isoformat()
-    chosen = {family: (config, None) for family, config in REFERENCE.items()} if args.untuned else chosen_configs()
-    wanted = {family: (dataclasses.replace(config, **changes), search) for family, (config, search) in chosen.items()
-              if not args.family or family in args.family}
-    for family, (config, _) in wanted.items():
-        print(f"{family}: {config}", flush=True)
-    for family, row in measure_rows(wanted, args.seeds, not args.skip_arima, args.workers, args.scheduler).items():
-        rows[family] = {**row, "measured": today}
-    args.out.write_text(json.dumps(rows, indent=1) + "\n")
-    print("\n" + table(rows))
-    if any(row.get("week") for row in rows.values()):
-        print(f"\nThe best row's week: {plot_week(rows, args.plot)}")
+    wanted = {}
+    for inputs in args.inputs or INPUTS:
+        chosen = ({family: (dataclasses.replace(config, calendar=INPUTS[inputs]), None) for family, config in REFERENCE.items()}
+                  if args.untuned else chosen_configs(inputs))
+        wanted.update({(inputs, family): (dataclasses.replace(config, **changes), search)
+                       for family, (config, search) in chosen.items() if not args.family or family in args.family})
+    for key, (config, _) in wanted.items():
+        print(f"{_label(key)}: {config}", flush=True)
+    arima = not args.skip_arima and "tutorial" in (args.inputs or INPUTS)
+    for key, row in measure_rows(wanted, args.seeds, arima, args.workers, args.scheduler).items():
+        inputs, family = ("tutorial", "arima") if key == "arima" else key
+        groups.setdefault(inputs, {})[family] = {**row, "measured": today}
+    args.out.write_text(json.dumps(groups, indent=1) + "\n")
+    print("\n" + table(groups))
+    if any(row.get("week") for rows in groups.values() for row in rows.values()):
+        print(f"\nThe best row's week: {plot_week(groups, args.plot)}")
 
 
 if __name__ == "__main__":

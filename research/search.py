@@ -2,10 +2,12 @@
 sampler proposes configurations, its Hyperband pruner stops the unpromising ones after a few epochs
 (the budget goes to the configurations that pay), and the trials run in parallel on Dask workers.
 
-    python -m research.search --family feed_forward --minutes 30
-    python -m research.search --family encoder_decoder --minutes 100 --scheduler tcp://10.0.0.5:8786
+    python -m research.search --inputs tutorial --family feed_forward --minutes 30
+    python -m research.search --inputs calendar --family encoder_decoder --minutes 100 --scheduler tcp://10.0.0.5:8786
 
-Every trial is logged as it happens in Optuna's journal, `research/searches/<family>.journal`
+Each family is searched once per group of inputs (`--inputs`: the tutorial's load and temperature,
+or with the calendar inputs too), the calendar axis fixed to the group's. Every trial is logged as
+it happens in Optuna's journal, `research/searches/<inputs>_inputs/<family>.journal`
 (parameters, validation MAPE after each epoch, pruned or complete, seconds); interrupting the
 search loses at most the trials in flight, and the same command resumes it until the family's
 budget of wall time (`--minutes`, counted over every run) is spent. Trials see only the training
@@ -27,9 +29,12 @@ import time
 import warnings
 from pathlib import Path
 
-from .experiments import FAMILIES, Config, settings
+from .experiments import FAMILIES, INPUTS, Config, settings
 
 SEARCHES = Path(__file__).parent / "searches"
+# The searches made before the groups of inputs, with the calendar as an axis: each group's search
+# started from the trials of these that ran with its inputs (`seed_from`).
+FIRST_SEARCHES = SEARCHES / "first_searches"
 SEEDS = 5
 # Hyperband's smallest budget: a trial is first compared with the others after this many epochs.
 MIN_EPOCHS = 3
@@ -59,6 +64,16 @@ def suggest(trial, family: str, fixed: dict) -> Config:
         del axes["hidden_layers"]
         axes["free_running"] = lambda: trial.suggest_categorical("free_running", [False, True])
     return Config(family=family, **{name: pick() for name, pick in axes.items() if name not in fixed}, **fixed)
+
+
+def folder_of(inputs: str) -> Path:
+    """Where the searches of a group of inputs (a key of INPUTS) keep their journals and choices."""
+    return SEARCHES / f"{inputs}_inputs"
+
+
+def fixed_for(inputs: str, **more) -> dict:
+    """The axes a group's search does not search: the calendar inputs, off or on."""
+    return {"horizon": 24, "epochs": 50, **more, "calendar": INPUTS[inputs]}
 
 
 def one_thread_per_worker() -> None:
@@ -152,6 +167,59 @@ def _fail_trials_left_running(study) -> int:
     return len(stale)
 
 
+def _seconds(trial) -> float:
+    if trial.datetime_start and trial.datetime_complete:
+        return (trial.datetime_complete - trial.datetime_start).total_seconds()
+    return 0.0
+
+
+def seed_from(study, family: str, source: Path, folder: Path, axes: dict) -> dict | None:
+    """Start an empty study from the finished trials of an earlier search of `family` (the journal in
+    `source`) that ran with the values `axes` gives the axes this study does not search (an axis
+    added later counts as LATER_AXES's value in the trials made before it), and from that search's
+    finalists' trainings of those configurations. The study is charged with the earlier search's
+    wall time in proportion: the copied trials' share of its trials' seconds, the copied trainings'
+    share of its finalists' seconds. Done once: a study with trials is left as it is."""
+    import copy
+
+    from optuna.trial import TrialState
+
+    if study.get_trials(deepcopy=False) or not (source / f"{family}.journal").exists():
+        return None
+    earlier = open_study(family, journal(family, source))
+    finished = earlier.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    numbers = {}
+    for trial in finished:
+        ran_with = {**LATER_AXES, **trial.params}
+        if trial.state == TrialState.FAIL or any(ran_with.get(axis) != value for axis, value in axes.items()):
+            continue
+        kept = copy.deepcopy(trial)
+        kept.params = {name: value for name, value in trial.params.items() if name not in axes}
+        kept.distributions = {name: d for name, d in trial.distributions.items() if name not in axes}
+        kept.user_attrs = {**trial.user_attrs, MAX_EPOCHS: max_epochs(earlier, trial),
+                           "copied_from": f"{source.name}/{family}.journal trial {trial.number}"}
+        study.add_trial(kept)
+        numbers[trial.number] = study.get_trials(deepcopy=False)[-1].number
+    total = sum(_seconds(trial) for trial in finished) or 1.0
+    share = sum(_seconds(trial) for trial in finished if trial.number in numbers) / total
+    records = read_results(source / f"{family}.finalists.jsonl")
+    kept_records = [{**record, **({"search_trial": numbers[record["search_trial"]]} if "search_trial" in record else {})}
+                    for record in records if all(Config(**record["config"]).as_dict()[axis] == value for axis, value in axes.items())]
+    out = folder / f"{family}.finalists.jsonl"
+    with out.open("a") as handle:
+        for record in kept_records:
+            handle.write(json.dumps(record) + "\n")
+    trained = sum(record["train_seconds"] for record in records if "search_trial" not in record) or 1.0
+    trained_share = sum(record["train_seconds"] for record in kept_records if "search_trial" not in record) / trained
+    seeded = {"source": f"{source.name}/{family}.journal", "trials": len(numbers), "of": len(finished),
+              "finalist_trainings": len(kept_records), "search_seconds": round(share * earlier.user_attrs.get("search_seconds", 0.0), 1),
+              "finalist_seconds": round(trained_share * earlier.user_attrs.get("finalist_seconds", 0.0), 1)}
+    study.set_user_attr("seeded_from", seeded)
+    study.set_user_attr("search_seconds", seeded["search_seconds"])
+    study.set_user_attr("finalist_seconds", seeded["finalist_seconds"])
+    return seeded
+
+
 def dask_client(workers: int, scheduler: str | None = None):
     import logging
 
@@ -177,9 +245,11 @@ def try_best_with(study, changes: dict) -> dict | None:
 
 
 def run_search(family: str, folder: Path, minutes: float, max_trials: int | None = None, workers: int = 2,
-               scheduler: str | None = None, fixed: dict | None = None, echo=print, try_with: dict | None = None) -> dict:
+               scheduler: str | None = None, fixed: dict | None = None, echo=print, try_with: dict | None = None,
+               seeded_from: Path | None = None) -> dict:
     """Run trials until the family's wall-time budget (over all runs) or `max_trials` is spent;
-    `try_with` first queues the best trial with those changes (`try_best_with`)."""
+    `try_with` first queues the best trial with those changes (`try_best_with`); a new study starts
+    from the trials of the search in `seeded_from` that ran with its fixed axes (`seed_from`)."""
     import optuna
     from dask.distributed import wait
     from optuna.trial import TrialState
@@ -188,6 +258,11 @@ def run_search(family: str, folder: Path, minutes: float, max_trials: int | None
     fixed = {"horizon": 24, "epochs": 50, **(fixed or {})}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(family, journal(family, folder))
+    if seeded_from and (seeded := seed_from(study, family, seeded_from, folder,
+                                            {axis: fixed[axis] for axis in LATER_AXES if axis in fixed})):
+        echo(f"{family}: started from {seeded['trials']} of the {seeded['of']} trials of {seeded['source']} "
+             f"and {seeded['finalist_trainings']} of its finalists' trainings, charged "
+             f"{seeded['search_seconds'] / 60:.1f} + {seeded['finalist_seconds'] / 60:.1f} minutes")
     stale = _fail_trials_left_running(study)
     if queued := try_best_with(study, try_with or {}):
         echo(f"{family}: the best trial so far, with {try_with}, queued (unless run before): {queued}")
@@ -384,25 +459,30 @@ def _describe(config: dict) -> str:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--inputs", choices=INPUTS, required=True,
+                        help="tutorial: load and temperature; calendar: with the calendar inputs too")
     parser.add_argument("--family", choices=FAMILIES, required=True)
     parser.add_argument("--minutes", type=float, default=100, help="the family's search budget of wall time, over all runs")
     parser.add_argument("--trials", type=int, help="at most this many trials in all")
     parser.add_argument("--finalists", type=int, default=2, help="best configurations trained again with more seeds")
     parser.add_argument("--finalist-seeds", type=int, default=SEEDS, help="seeds per finalist (0, 1, ...)")
     parser.add_argument("--epochs", type=int, default=50, help="at most, with early stopping (patience 5), for this run's trials")
-    parser.add_argument("--folder", type=Path, default=SEARCHES, help="where the journals and choices are written")
+    parser.add_argument("--folder", type=Path, help="where the journals and choices are written (default: the group's folder)")
+    parser.add_argument("--seed-from", type=Path, metavar="FOLDER",
+                        help="start a new search from the trials of the journal in FOLDER that ran with its inputs, e.g. research/searches/first_searches")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler; default: a local cluster")
     parser.add_argument("--workers", type=int, default=2, help="trials run at once")
     parser.add_argument("--try-best-with", action="append", default=[], metavar="AXIS=VALUE",
                         help="first run the best trial so far with this axis changed (JSON value), e.g. calendar=true")
     args = parser.parse_args(argv)
-    fixed = {"epochs": args.epochs}
+    fixed = fixed_for(args.inputs, epochs=args.epochs)
+    folder = args.folder or folder_of(args.inputs)
     try_with = settings(args.try_best_with)
     try:
-        found = run_search(args.family, args.folder, args.minutes, args.trials, args.workers, args.scheduler, fixed,
-                           try_with=try_with)
+        found = run_search(args.family, folder, args.minutes, args.trials, args.workers, args.scheduler, fixed,
+                           try_with=try_with, seeded_from=args.seed_from)
         print(f"{args.family}: {found}")
-        choose(args.family, args.folder, args.finalists, args.finalist_seeds, workers=args.workers, scheduler=args.scheduler,
+        choose(args.family, folder, args.finalists, args.finalist_seeds, workers=args.workers, scheduler=args.scheduler,
                fixed=fixed)
     except KeyboardInterrupt:
         raise SystemExit("\nInterrupted. Every finished trial is in the journal; run the same command again to resume.") from None

@@ -62,12 +62,64 @@ def test_the_best_configuration_is_chosen_by_validation_mape_alone():
     assert best.latent_dim == 10 and [row["seeds"] for row in rows] == [2, 2]
 
 
-def test_the_committed_choices_are_configurations_of_their_family():
-    for path in search.SEARCHES.glob("*.best.json"):
-        chosen = json.loads(path.read_text())
-        assert Config(**chosen["best"]).family == path.name.split(".")[0]
-        assert chosen["finalists"][0]["config"] == chosen["best"] and chosen["finalists"][0]["seeds"] >= 3
-        assert (search.SEARCHES / f"{chosen['best']['family']}.journal").exists()
+def test_the_committed_choices_are_configurations_of_their_family_and_group():
+    from research.experiments import INPUTS
+
+    chosen_in = {}
+    for inputs, calendar in INPUTS.items():
+        for path in search.folder_of(inputs).glob("*.best.json"):
+            chosen = json.loads(path.read_text())
+            best = Config(**chosen["best"])
+            assert best.family == path.name.split(".")[0] and best.calendar is calendar
+            assert chosen["finalists"][0]["config"] == chosen["best"] and chosen["finalists"][0]["seeds"] >= 3
+            assert (path.parent / f"{best.family}.journal").exists()
+            chosen_in.setdefault(inputs, []).append(best.family)
+    assert sorted(chosen_in) == ["calendar", "tutorial"]
+
+
+def test_a_groups_search_starts_from_the_earlier_trials_that_ran_with_its_inputs(tmp_path):
+    """Trials made before the calendar axis existed count as run without it; the group is charged the
+    copied trials' share of the earlier search's seconds, and seed 0 of a finalist still points at its trial."""
+    import datetime
+
+    import optuna
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    earlier = search.open_study("rnn_vector_output", search.journal("rnn_vector_output", tmp_path / "first"))
+    start = datetime.datetime(2026, 11, 1)
+    for number, (params, minutes, value) in enumerate([({"latent_dim": 8}, 1, 0.05), ({"latent_dim": 16, "calendar": False}, 2, 0.04),
+                                                       ({"latent_dim": 32, "calendar": True}, 7, 0.03)]):
+        distributions = {"latent_dim": IntDistribution(8, 96), "calendar": CategoricalDistribution([False, True])}
+        trial = optuna.trial.create_trial(params=params, value=value, user_attrs={"epochs": 5},
+                                          distributions={name: distributions[name] for name in params})
+        trial.datetime_start, trial.datetime_complete = start, start + datetime.timedelta(minutes=minutes)
+        earlier.add_trial(trial)
+    earlier.set_user_attr("search_seconds", 1000.0)
+    earlier.set_user_attr("finalist_seconds", 300.0)
+    config = {"family": "rnn_vector_output", "latent_dim": 16, "T": 72}
+    lines = [{"trial": "a", "config": config, "seed": 0, "valid_mape": 0.04, "search_trial": 1, "train_seconds": 9},
+             {"trial": "b", "config": config, "seed": 1, "valid_mape": 0.041, "train_seconds": 100},
+             {"trial": "c", "config": {**config, "latent_dim": 32, "calendar": True}, "seed": 1, "valid_mape": 0.03,
+              "train_seconds": 200}]
+    (tmp_path / "first" / "rnn_vector_output.finalists.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    folder = tmp_path / "tutorial_inputs"
+    study = search.open_study("rnn_vector_output", search.journal("rnn_vector_output", folder))
+    seeded = search.seed_from(study, "rnn_vector_output", tmp_path / "first", folder, {"calendar": False})
+    assert [t.params for t in study.trials] == [{"latent_dim": 8}, {"latent_dim": 16}]
+    assert [t.user_attrs["copied_from"] for t in study.trials] == ["first/rnn_vector_output.journal trial 0",
+                                                                   "first/rnn_vector_output.journal trial 1"]
+    assert seeded["search_seconds"] == 300.0 and seeded["finalist_seconds"] == 100.0
+    assert study.user_attrs["search_seconds"] == 300.0
+    copied = search.read_results(folder / "rnn_vector_output.finalists.jsonl")
+    assert [r["trial"] for r in copied] == ["a", "b"] and copied[0]["search_trial"] == 1
+    # Done once: resuming the group's search does not copy the trials again.
+    assert search.seed_from(study, "rnn_vector_output", tmp_path / "first", folder, {"calendar": False}) is None
+    assert len(study.trials) == 2
+    calendar_folder = tmp_path / "calendar_inputs"
+    study = search.open_study("rnn_vector_output", search.journal("rnn_vector_output", calendar_folder))
+    search.seed_from(study, "rnn_vector_output", tmp_path / "first", calendar_folder, {"calendar": True})
+    assert [t.params for t in study.trials] == [{"latent_dim": 32}] and study.user_attrs["search_seconds"] == 700.0
 
 
 def test_each_family_forecasts_horizon_hours_from_t_hours_of_load_and_temperature_and_maybe_the_calendar():
