@@ -44,6 +44,7 @@ class Config:
     loss: str = "mse"             # or "mae", closer to the MAPE the table measures
     free_running: bool = False    # teacher forcing: then trained on its own fed-back forecasts, as it is used
     calendar: bool = False        # add the CALENDAR inputs (the tutorial's models read load and temperature only)
+    lr_schedule: bool = False     # halve the learning rate after 2 epochs without a better validation MAPE
     horizon: int = 24
     epochs: int = 50              # at most; early stopping on validation MAPE, patience 5, best weights kept
 
@@ -200,7 +201,8 @@ def forecast(config: Config, model, X: np.ndarray) -> np.ndarray:
 def train(config: Config, data: dict, seed: int, callbacks=()):
     """Train a fresh model on the training split. After each epoch the model forecasts the validation
     split as it would in use (teacher forcing feeding back its own forecasts) and logs `val_mape`;
-    training stops when that has not improved for 5 epochs, keeping the best epoch's weights.
+    training stops when that has not improved for 5 epochs, keeping the best epoch's weights (with
+    `lr_schedule`, the learning rate is halved after 2 epochs without improvement).
     `callbacks` are more Keras callbacks, called after `val_mape` is logged."""
     import keras
 
@@ -212,9 +214,11 @@ def train(config: Config, data: dict, seed: int, callbacks=()):
         trained.compile(optimizer=keras.optimizers.RMSprop(learning_rate=config.learning_rate), loss=config.loss,
                         steps_per_execution=64, jit_compile=True)
         stopping = keras.callbacks.EarlyStopping(monitor="val_mape", mode="min", patience=5, restore_best_weights=True)
+        schedule = [keras.callbacks.ReduceLROnPlateau(monitor="val_mape", mode="min", factor=0.5, patience=2,
+                                                      min_lr=1e-5)] if config.lr_schedule else []
         return trained.fit(inputs, targets, batch_size=config.batch_size, epochs=config.epochs,
                            validation_data=(valid_inputs, valid_targets), verbose=0,
-                           callbacks=[ValidationMAPE(), stopping, *callbacks])
+                           callbacks=[ValidationMAPE(), *schedule, stopping, *callbacks])
 
     keras.utils.set_random_seed(seed)
     model = build_model(config)

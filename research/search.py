@@ -39,7 +39,7 @@ SEEDS = 5
 # Hyperband's smallest budget: a trial is first compared with the others after this many epochs.
 MIN_EPOCHS = 3
 # Axes added to the space after the first trials, with the value those trials ran with.
-LATER_AXES = {"calendar": False, "free_running": False}
+LATER_AXES = {"calendar": False, "free_running": False, "lr_schedule": False}
 # Each trial records its cap on epochs (`--epochs` of its run) as this user attribute; trials from
 # before it was recorded take the study's attribute of the same name.
 MAX_EPOCHS = "max_epochs"
@@ -59,6 +59,7 @@ def suggest(trial, family: str, fixed: dict) -> Config:
         "alpha": lambda: trial.suggest_categorical("alpha", [0.0, 1e-5, 1e-4, 1e-3]),
         "loss": lambda: trial.suggest_categorical("loss", ["mse", "mae"]),
         "calendar": lambda: trial.suggest_categorical("calendar", [False, True]),
+        "lr_schedule": lambda: trial.suggest_categorical("lr_schedule", [False, True]),
     }
     if family == "teacher_forcing":  # one GRU each for encoder and decoder, as the lab and the kit's loop have it
         del axes["hidden_layers"]
