@@ -187,7 +187,9 @@ def seed_from(study, family: str, source: Path, folder: Path, axes: dict) -> dic
 
     if study.get_trials(deepcopy=False) or not (source / f"{family}.journal").exists():
         return None
-    earlier = open_study(family, journal(family, source))
+    import optuna
+
+    earlier = optuna.load_study(study_name=family, storage=journal(family, source))  # read, not written
     finished = earlier.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
     numbers = {}
     for trial in finished:
@@ -419,7 +421,7 @@ def choose(family: str, folder: Path, count: int = 3, seeds: int = SEEDS, worker
     candidates = [config for config, _ in pairs]
     done = {record["trial"] for record in read_results(out)}
     for config, trial in pairs:
-        # Seed 0 is the search's own trial: the same training, to the last bit, so it is not repeated.
+        # Seed 0 is the search's own trial, a training with seed 0: it is not repeated.
         if trial_id(config, 0) not in done and seeds:
             record = {"trial": trial_id(config, 0), "config": config.as_dict(), "seed": 0, "valid_mape": trial.value,
                       **{key: trial.user_attrs[key] for key in ("epochs", "train_seconds", "worker")},

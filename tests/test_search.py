@@ -103,6 +103,7 @@ def test_a_groups_search_starts_from_the_earlier_trials_that_ran_with_its_inputs
               "train_seconds": 200}]
     (tmp_path / "first" / "rnn_vector_output.finalists.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
 
+    first_journal = (tmp_path / "first" / "rnn_vector_output.journal").read_bytes()
     folder = tmp_path / "tutorial_inputs"
     study = search.open_study("rnn_vector_output", search.journal("rnn_vector_output", folder))
     seeded = search.seed_from(study, "rnn_vector_output", tmp_path / "first", folder, {"calendar": False})
@@ -120,6 +121,7 @@ def test_a_groups_search_starts_from_the_earlier_trials_that_ran_with_its_inputs
     study = search.open_study("rnn_vector_output", search.journal("rnn_vector_output", calendar_folder))
     search.seed_from(study, "rnn_vector_output", tmp_path / "first", calendar_folder, {"calendar": True})
     assert [t.params for t in study.trials] == [{"latent_dim": 32}] and study.user_attrs["search_seconds"] == 700.0
+    assert (tmp_path / "first" / "rnn_vector_output.journal").read_bytes() == first_journal  # read, never written
 
 
 def test_each_family_forecasts_horizon_hours_from_t_hours_of_load_and_temperature_and_maybe_the_calendar():
