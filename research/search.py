@@ -183,12 +183,11 @@ def seed_from(study, family: str, source: Path, folder: Path, axes: dict) -> dic
     share of its finalists' seconds. Done once: a study with trials is left as it is."""
     import copy
 
+    import optuna
     from optuna.trial import TrialState
 
     if study.get_trials(deepcopy=False) or not (source / f"{family}.journal").exists():
         return None
-    import optuna
-
     earlier = optuna.load_study(study_name=family, storage=journal(family, source))  # read, not written
     finished = earlier.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
     numbers = {}
@@ -471,8 +470,9 @@ def main(argv=None) -> None:
     parser.add_argument("--finalist-seeds", type=int, default=SEEDS, help="seeds per finalist (0, 1, ...)")
     parser.add_argument("--epochs", type=int, default=50, help="at most, with early stopping (patience 5), for this run's trials")
     parser.add_argument("--folder", type=Path, help="where the journals and choices are written (default: the group's folder)")
-    parser.add_argument("--seed-from", type=Path, metavar="FOLDER",
-                        help="start a new search from the trials of the journal in FOLDER that ran with its inputs, e.g. research/searches/first_searches")
+    parser.add_argument("--seed-from", type=Path, nargs="?", const=FIRST_SEARCHES, metavar="FOLDER",
+                        help="start a new search from the trials of the journal in FOLDER (default: the first searches, "
+                             "research/searches/first_searches) that ran with its inputs")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler; default: a local cluster")
     parser.add_argument("--workers", type=int, default=2, help="trials run at once")
     parser.add_argument("--try-best-with", action="append", default=[], metavar="AXIS=VALUE",
