@@ -53,13 +53,17 @@ REFERENCE = {family: Config(family, T=72, latent_dim=15, hidden_layers=2 if fami
 PLOT_WEEK = ("2014-12-01", 7)
 
 
+def untuned_configs(inputs: str) -> dict:
+    """Per family: the tutorial-grid reference point with a group's inputs."""
+    return {family: dataclasses.replace(reference, calendar=INPUTS[inputs]) for family, reference in REFERENCE.items()}
+
+
 def chosen_configs(inputs: str) -> dict:
     """Per family: (configuration, the search's report or None) of a group of inputs."""
     configs = {}
-    for family, reference in REFERENCE.items():
+    for family, untuned in untuned_configs(inputs).items():
         path = folder_of(inputs) / f"{family}.best.json"
         report = json.loads(path.read_text()) if path.exists() else None
-        untuned = dataclasses.replace(reference, calendar=INPUTS[inputs])
         configs[family] = (Config(**report["best"]) if report else untuned, report)
     return configs
 
@@ -261,7 +265,7 @@ def main(argv=None) -> None:
     today = datetime.date.today().isoformat()
     wanted = {}
     for inputs in args.inputs or INPUTS:
-        chosen = ({family: (dataclasses.replace(config, calendar=INPUTS[inputs]), None) for family, config in REFERENCE.items()}
+        chosen = ({family: (config, None) for family, config in untuned_configs(inputs).items()}
                   if args.untuned else chosen_configs(inputs))
         wanted.update({(inputs, family): (dataclasses.replace(config, **changes), search)
                        for family, (config, search) in chosen.items() if not args.family or family in args.family})

@@ -43,6 +43,8 @@ LATER_AXES = {"calendar": False, "free_running": False, "lr_schedule": False}
 # Each trial records its cap on epochs (`--epochs` of its run) as this user attribute; trials from
 # before it was recorded take the study's attribute of the same name.
 MAX_EPOCHS = "max_epochs"
+# What every search fixes unless told otherwise: the table's horizon and the cap on epochs.
+FIXED = {"horizon": 24, "epochs": 50}
 
 
 def suggest(trial, family: str, fixed: dict) -> Config:
@@ -74,7 +76,7 @@ def folder_of(inputs: str) -> Path:
 
 def fixed_for(inputs: str, **more) -> dict:
     """The axes a group's search does not search: the calendar inputs, off or on."""
-    return {"horizon": 24, "epochs": 50, **more, "calendar": INPUTS[inputs]}
+    return {**FIXED, **more, "calendar": INPUTS[inputs]}
 
 
 def one_thread_per_worker() -> None:
@@ -257,7 +259,7 @@ def run_search(family: str, folder: Path, minutes: float, max_trials: int | None
     from optuna.trial import TrialState
     from optuna_integration import DaskStorage
 
-    fixed = {"horizon": 24, "epochs": 50, **(fixed or {})}
+    fixed = {**FIXED, **(fixed or {})}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(family, journal(family, folder))
     if seeded_from and (seeded := seed_from(study, family, seeded_from, folder,
@@ -413,7 +415,7 @@ def choose(family: str, folder: Path, count: int = 3, seeds: int = SEEDS, worker
     mean validation MAPE, and write `<family>.best.json`."""
     from dask.distributed import as_completed
 
-    fixed = {"horizon": 24, "epochs": 50, **(fixed or {})}
+    fixed = {**FIXED, **(fixed or {})}
     study = open_study(family, journal(family, folder))
     out = folder / f"{family}.finalists.jsonl"
     pairs = finalists(study, family, count, fixed)
