@@ -26,8 +26,9 @@ setup: $(VENV)/installed $(VENV)/etc/jupyter/jupyter_server_config.py
 
 # What grading (and the tests) need from the machine, before the long install: installed as root on
 # Debian, else make stops and prints the one command to run (instructor/commands/system_packages.py).
-system-%:
-	@$(PYTHON) -m instructor system-packages $*
+# (Explicit targets: make skips pattern rules for .PHONY targets, so `system-%:` never ran.)
+system-grading system-tests:
+	@$(PYTHON) -m instructor system-packages $(@:system-%=%)
 
 demo: system-grading setup   ## the instructor's whole cycle on the demo class
 	$(PY) -m instructor demo

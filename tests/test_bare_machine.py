@@ -96,3 +96,12 @@ def test_this_machine_has_what_the_tests_need():
     """What `make test` checked (.ci/run's machine): nothing is missing, and this account can sandbox."""
     missing = [package for _, present, package in system_packages.TESTS if not present()]
     assert missing == [] and system_packages.user_namespace_problem() is None
+
+
+def test_make_demo_and_make_test_check_the_machine_before_anything_else():
+    """The README's two commands run the system-packages check first (a pattern rule for a .PHONY
+    target never runs: make skipped it, and a bare machine got no Debian package)."""
+    for target, needs in (("demo", "grading"), ("test", "tests")):
+        planned = subprocess.run(["make", "-n", target], cwd=classroom.REPO, capture_output=True, text=True,
+                                 timeout=60).stdout.splitlines()
+        assert planned and planned[0].endswith(f"-m instructor system-packages {needs}"), planned[:3]
