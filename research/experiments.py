@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 import time
 from dataclasses import asdict, dataclass
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -205,6 +207,7 @@ def train(config: Config, data: dict, seed: int, callbacks=()):
     `lr_schedule`, the learning rate is halved after 2 epochs without improvement).
     `callbacks` are more Keras callbacks, called after `val_mape` is logged."""
     import keras
+    from keras.src.random import seed_generator  # no public way to give Keras a generator of its own
 
     class ValidationMAPE(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -221,16 +224,20 @@ def train(config: Config, data: dict, seed: int, callbacks=()):
                            callbacks=[ValidationMAPE(), *schedule, stopping, *callbacks])
 
     keras.utils.set_random_seed(seed)
-    model = build_model(config)
-    (X_train, y_train), (X_valid, y_valid) = data["train"], data["valid"]
-    started = time.monotonic()
-    history = fit(model, _inputs(config, X_train, y_train), _targets(config, y_train),
-                  _inputs(config, X_valid, y_valid), _targets(config, y_valid))
-    epochs = len(history.history["loss"])
-    if config.family == "teacher_forcing" and config.free_running:
-        # The same weights, trained further as they are used (the cure for teacher forcing's drift).
-        history = fit(free_running_model(config, model), X_train, y_train[..., None], X_valid, y_valid[..., None])
-        epochs += len(history.history["loss"])
+    # Keras draws the seeds of layers' initializers from Python's global `random`, which other threads
+    # draw from too (a Dask worker's timers): a generator of its own makes the training depend on
+    # `seed` alone. In a quiet process it draws what the global one would.
+    with mock.patch.object(seed_generator, "python_random", random.Random(seed)):
+        model = build_model(config)
+        (X_train, y_train), (X_valid, y_valid) = data["train"], data["valid"]
+        started = time.monotonic()
+        history = fit(model, _inputs(config, X_train, y_train), _targets(config, y_train),
+                      _inputs(config, X_valid, y_valid), _targets(config, y_valid))
+        epochs = len(history.history["loss"])
+        if config.family == "teacher_forcing" and config.free_running:
+            # The same weights, trained further as they are used (the cure for teacher forcing's drift).
+            history = fit(free_running_model(config, model), X_train, y_train[..., None], X_valid, y_valid[..., None])
+            epochs += len(history.history["loss"])
     return model, {"epochs": epochs, "train_seconds": round(time.monotonic() - started, 1)}
 
 

@@ -191,3 +191,34 @@ def test_a_finalist_keeps_the_cap_on_epochs_its_trial_ran_with():
              "alpha": 0.0, "loss": "mae", "calendar": True}
     chosen = search.finalists(study, "rnn_vector_output", 2, fixed)
     assert [(config.latent_dim, config.epochs) for config, _ in chosen] == [(16, 50), (8, 30)]
+
+
+def test_a_training_depends_on_its_seed_alone_not_on_other_threads(data_dir):
+    """Another thread drawing from Python's global `random` meanwhile (a Dask worker's timers do) does
+    not change a training: the results table's rows are reproduced on any worker."""
+    import random
+    import threading
+
+    from research.experiments import data_for, train
+
+    config = Config("rnn_vector_output", T=24, latent_dim=4, batch_size=256, epochs=1)
+    data = data_for(config)
+
+    def weights(noisy: bool) -> list:
+        drawing = threading.Event()
+
+        def draw():
+            while not drawing.is_set():
+                random.random()
+
+        other = threading.Thread(target=draw, daemon=True)
+        if noisy:
+            other.start()
+        try:
+            model, _ = train(config, data, seed=3)
+        finally:
+            drawing.set()
+        return [np.asarray(w) for w in model.get_weights()]
+
+    quiet, noisy = weights(False), weights(True)
+    assert all(np.array_equal(a, b) for a, b in zip(quiet, noisy, strict=True))
